@@ -1,0 +1,135 @@
+"""Settings of the example site, read from environment variables so one file serves laptop and server.
+
+With no environment at all: SQLite, local-memory cache, the immediate task backend, mail and SMS printed
+to the console, DEBUG on. See README.md for every variable.
+"""
+
+import os
+from pathlib import Path
+
+import django
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = os.environ.get("DJANGO_DEBUG", "1").lower() in {"1", "true", "yes", "on"}
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-insecure-key-change-me-" + "x" * 20)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    *(["django_tasks"] if django.VERSION < (6, 0) else []),
+    "magiclink_auth",
+    "example_project",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0"))
+    )
+}
+
+if os.environ.get("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["REDIS_URL"]}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "TASKS_BACKEND",
+            "django.tasks.backends.immediate.ImmediateBackend"
+            if django.VERSION >= (6, 0)
+            else "django_tasks.backends.immediate.ImmediateBackend",
+        )
+    }
+}
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent_mail"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Example site <login@example.com>")
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "/"
+
+REDIRECT_URLS = env_list("MAGICLINK_REDIRECT_URLS", "http://localhost:8000/,http://127.0.0.1:8000/")
+
+if os.environ.get("TWILIO_ACCOUNT_SID"):
+    SMS_DELIVERY = {
+        "BACKEND": "magiclink_auth.delivery.sms.TwilioBackend",
+        "OPTIONS": {
+            "ACCOUNT_SID": os.environ["TWILIO_ACCOUNT_SID"],
+            "AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
+            "FROM_NUMBER": os.environ.get("TWILIO_FROM_NUMBER", ""),
+            "MESSAGING_SERVICE_SID": os.environ.get("TWILIO_MESSAGING_SERVICE_SID", ""),
+            "API_BASE_URL": os.environ.get("TWILIO_API_BASE_URL", ""),
+        },
+    }
+elif os.environ.get("SMS_FILE_PATH"):
+    SMS_DELIVERY = {"BACKEND": "magiclink_auth.delivery.dev.FileBackend",
+                    "OPTIONS": {"PATH": os.environ["SMS_FILE_PATH"]}}
+else:
+    SMS_DELIVERY = {"BACKEND": "magiclink_auth.delivery.dev.ConsoleBackend", "OPTIONS": {}}
+
+MAGICLINK_AUTH = {
+    "PROJECT_ID": os.environ.get("MAGICLINK_PROJECT_ID", "P2exampleproject"),
+    "REDIRECT_URLS": REDIRECT_URLS,
+    "DEFAULT_REDIRECT_URL": os.environ.get("MAGICLINK_DEFAULT_REDIRECT_URL", REDIRECT_URLS[0] if REDIRECT_URLS else ""),
+    "DELIVERY": {
+        "email": {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}},
+        "sms": SMS_DELIVERY,
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"magiclink_auth": {"handlers": ["console"], "level": os.environ.get("MAGICLINK_LOG_LEVEL", "INFO")}},
+}

@@ -1,0 +1,33 @@
+"""Policy decisions a site may change, gathered in one class loaded from ``MAGICLINK_AUTH["ADAPTER"]``.
+
+Subclass ``DefaultAdapter`` and override a method; signals are for notifications, this is for answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DefaultAdapter"]
+
+
+class DefaultAdapter:
+    def get_roles(self, user) -> list[str]:
+        """The ``roles`` claim: the names of the user's Django groups."""
+        return sorted(user.groups.values_list("name", flat=True))
+
+    def get_permissions(self, user) -> list[str]:
+        """The ``permissions`` claim: the user's Django permissions as ``app_label.codename``."""
+        return sorted(user.get_all_permissions())
+
+    def get_tenants(self, user) -> dict[str, Any]:
+        """The ``tenants`` claim: none by default."""
+        return {}
+
+    def is_open_for_signup(self, request) -> bool:
+        return True
+
+    def populate_user(self, user, user_data: dict[str, Any]) -> None:
+        """Fill the Django user's own fields from the sign-up data (names; email when the model has one)."""
+        for model_field, key in (("first_name", "givenName"), ("last_name", "familyName")):
+            if hasattr(user, model_field) and user_data.get(key):
+                setattr(user, model_field, user_data[key][:150])

@@ -1,0 +1,107 @@
+"""Request bodies of the protocol. Unknown keys are ignored; every string has a length limit.
+
+The SDKs send absent and ``null`` interchangeably (Python sends ``"URI": null``, Node omits it), so every
+optional field takes both.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from ..errors import MagicLinkError
+from ..flows import LoginOptions
+from ..jwts import RESERVED_CLAIMS
+
+__all__ = ["LoginOptionsSerializer", "StartSerializer", "SignUpSerializer", "VerifySerializer", "parse", "login_options"]
+
+MAX_CUSTOM_CLAIMS_BYTES = 4096
+MAX_TEMPLATE_OPTIONS = 20
+
+
+def _optional_char(max_length: int, **kwargs) -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=max_length, **kwargs
+    )
+
+
+class LoginOptionsSerializer(serializers.Serializer):
+    stepup = serializers.BooleanField(required=False, allow_null=True)
+    mfa = serializers.BooleanField(required=False, allow_null=True)
+    customClaims = serializers.DictField(required=False, allow_null=True)
+    templateId = _optional_char(64, validators=[RegexValidator(r"^[A-Za-z0-9_-]*$")])
+    templateOptions = serializers.DictField(
+        child=serializers.CharField(max_length=500, allow_blank=True), required=False, allow_null=True
+    )
+    revokeOtherSessions = serializers.BooleanField(required=False, allow_null=True)
+    locale = _optional_char(35, validators=[RegexValidator(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")])
+    tenantId = _optional_char(64)
+
+    def validate_customClaims(self, value):
+        if not value:
+            return {}
+        if RESERVED_CLAIMS & set(value):
+            raise MagicLinkError("custom_claims_reserved", f"Reserved: {', '.join(sorted(RESERVED_CLAIMS & set(value)))}")
+        if len(json.dumps(value).encode()) > MAX_CUSTOM_CLAIMS_BYTES:
+            raise MagicLinkError("custom_claims_too_large")
+        return value
+
+    def validate_templateOptions(self, value):
+        if value and len(value) > MAX_TEMPLATE_OPTIONS:
+            raise serializers.ValidationError(f"At most {MAX_TEMPLATE_OPTIONS} template options.")
+        return value or {}
+
+
+class UserSerializer(serializers.Serializer):
+    name = _optional_char(150)
+    givenName = _optional_char(150)
+    middleName = _optional_char(150)
+    familyName = _optional_char(150)
+    email = _optional_char(254)
+    phone = _optional_char(32)
+
+
+class StartSerializer(serializers.Serializer):
+    loginId = serializers.CharField(max_length=254)
+    URI = _optional_char(2048)
+    loginOptions = LoginOptionsSerializer(required=False, allow_null=True)
+
+
+class SignUpSerializer(StartSerializer):
+    user = UserSerializer(required=False, allow_null=True)
+
+
+class VerifySerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=128)
+
+
+def parse(serializer_class, data):
+    """Validate ``data`` or raise the protocol error: E011002 when a required field is missing, else E011004."""
+    if not isinstance(data, dict):
+        raise MagicLinkError("bad_request")
+    serializer = serializer_class(data=data)
+    if serializer.is_valid():
+        return serializer
+    missing = sorted(name for name, errors in serializer.errors.items() if _is_required(errors))
+    if missing:
+        raise MagicLinkError("missing_arguments", f"Missing: {', '.join(missing)}")
+    raise MagicLinkError("invalid_arguments", f"Invalid: {', '.join(sorted(serializer.errors))}")
+
+
+def _is_required(errors) -> bool:
+    return isinstance(errors, list) and any(getattr(e, "code", "") == "required" for e in errors)
+
+
+
+def login_options(data: dict | None) -> LoginOptions:
+    """The ``LoginOptions`` of a validated ``loginOptions`` object (absent or null: the defaults)."""
+    data = data or {}
+    return LoginOptions(
+        custom_claims=data.get("customClaims") or {},
+        template_id=data.get("templateId") or "",
+        template_options=data.get("templateOptions") or {},
+        revoke_other_sessions=bool(data.get("revokeOtherSessions")),
+        locale=data.get("locale") or "",
+    )

@@ -1,0 +1,18 @@
+from django.urls import path, re_path
+
+from . import views
+
+app_name = "magiclink_auth_api"
+
+urlpatterns = [
+    path("v1/auth/magiclink/signup/<str:method>", views.SignUpView.as_view(), name="signup"),
+    path("v1/auth/magiclink/signin/<str:method>", views.SignInView.as_view(), name="signin"),
+    path("v1/auth/magiclink/signup-in/<str:method>", views.SignUpOrInView.as_view(), name="signup-in"),
+    path("v1/auth/magiclink/verify", views.VerifyView.as_view(), name="verify"),
+    path("v1/auth/refresh", views.RefreshView.as_view(), name="refresh"),
+    path("v1/auth/logout", views.LogoutView.as_view(), name="logout"),
+    path("v1/auth/logoutall", views.LogoutAllView.as_view(), name="logoutall"),
+    path("v1/auth/me", views.MeView.as_view(), name="me"),
+    path("v2/keys/<str:project_id>", views.KeysView.as_view(), name="keys"),
+    re_path(r"^v[12]/", views.not_found, name="not-found"),
+]

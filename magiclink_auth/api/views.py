@@ -1,0 +1,192 @@
+"""The HTTP API of PROTOCOL.md. Views parse, call one flow, and render; the rules live in ``flows.py``."""
+
+from __future__ import annotations
+
+from django.utils.cache import add_never_cache_headers
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import flows, sessions
+from ..conf import app_settings
+from ..cookies import clear_session_cookies, set_session_cookies
+from ..errors import MagicLinkError
+from ..identifiers import EMAIL
+from ..keys import jwks
+from ..users import user_json
+from .exceptions import exception_handler
+from .serializers import SignUpSerializer, StartSerializer, VerifySerializer, login_options, parse
+
+__all__ = [
+    "SignUpView", "SignInView", "SignUpOrInView", "VerifyView", "RefreshView", "LogoutView",
+    "LogoutAllView", "MeView", "KeysView", "not_found",
+]
+
+METHODS = {"email", "sms"}
+
+
+class MagicLinkAPIView(APIView):
+    """Base of every endpoint: JSON in and out, the protocol's errors, the project id checked.
+
+    DRF's authentication is off here: callers identify with ``Bearer <projectId>[:<refreshJwt>]``, which
+    is parsed below, and no endpoint reads cookies, so there is no ambient credential to forge (CSRF).
+    """
+
+    authentication_classes = ()
+    permission_classes = ()
+    parser_classes = (JSONParser,)
+    renderer_classes = (JSONRenderer,)
+    refresh_jwt: str | None = None
+
+    def get_exception_handler(self):
+        return exception_handler
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise MagicLinkError("bad_request") from None
+        if length > app_settings.MAX_BODY_BYTES:
+            raise MagicLinkError("body_too_large")
+        super().initial(request, *args, **kwargs)
+        self.refresh_jwt = self._check_authorization(request)
+
+    def _check_authorization(self, request: Request) -> str | None:
+        scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        project_id, _, rest = credentials.strip().partition(":")
+        if scheme.lower() != "bearer" or not project_id:
+            raise MagicLinkError("project_id_missing")
+        if project_id != app_settings.PROJECT_ID:
+            raise MagicLinkError("project_id_mismatch")
+        # A third segment may carry an auth management key, which this server does not use.
+        return rest.partition(":")[0] or None
+
+    def meta(self, request: Request) -> flows.RequestMeta:
+        return flows.RequestMeta(
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+            request=request._request,
+        )
+
+    def body(self, request: Request) -> dict:
+        data = request.data
+        if not isinstance(data, dict):
+            raise MagicLinkError("bad_request")
+        return data
+
+
+def _method(method: str) -> str:
+    if method not in METHODS:
+        raise MagicLinkError("invalid_request", "Delivery method must be email or sms")
+    return method
+
+
+def _start_response(result: flows.StartResult) -> Response:
+    key = "maskedEmail" if result.method == EMAIL else "maskedPhone"
+    return Response({key: result.masked_address})
+
+
+class SignUpView(MagicLinkAPIView):
+    def post(self, request: Request, method: str) -> Response:
+        data = parse(SignUpSerializer, self.body(request)).validated_data
+        return _start_response(flows.sign_up(
+            _method(method), data["loginId"], uri=data.get("URI"), user_data=dict(data.get("user") or {}),
+            options=login_options(data.get("loginOptions")), meta=self.meta(request),
+        ))
+
+
+class SignInView(MagicLinkAPIView):
+    def post(self, request: Request, method: str) -> Response:
+        data = parse(StartSerializer, self.body(request)).validated_data
+        return _start_response(flows.sign_in(
+            _method(method), data["loginId"], uri=data.get("URI"),
+            options=login_options(data.get("loginOptions")), meta=self.meta(request),
+        ))
+
+
+class SignUpOrInView(MagicLinkAPIView):
+    def post(self, request: Request, method: str) -> Response:
+        data = parse(StartSerializer, self.body(request)).validated_data
+        return _start_response(flows.sign_up_or_in(
+            _method(method), data["loginId"], uri=data.get("URI"),
+            options=login_options(data.get("loginOptions")), meta=self.meta(request),
+        ))
+
+
+def jwt_response(request: Request, tokens: sessions.IssuedTokens, user, first_seen: bool) -> Response:
+    max_age = int((tokens.refresh_expires_at - tokens.session.last_used_at).total_seconds())
+    response = Response({
+        "sessionJwt": tokens.session_jwt,
+        "refreshJwt": tokens.refresh_jwt,
+        "cookieDomain": app_settings.COOKIE_DOMAIN or "",
+        "cookiePath": app_settings.COOKIE_PATH,
+        "cookieMaxAge": max_age,
+        "cookieExpiration": int(tokens.refresh_expires_at.timestamp()),
+        "user": user_json(user),
+        "firstSeen": first_seen,
+    })
+    set_session_cookies(request, response, tokens)
+    response["Referrer-Policy"] = "no-referrer"
+    add_never_cache_headers(response)
+    return response
+
+
+class VerifyView(MagicLinkAPIView):
+    def post(self, request: Request) -> Response:
+        data = parse(VerifySerializer, self.body(request)).validated_data
+        result = flows.verify(data["token"], self.meta(request))
+        return jwt_response(request, result.tokens, result.user, result.first_seen)
+
+
+class RefreshView(MagicLinkAPIView):
+    def post(self, request: Request) -> Response:
+        tokens = sessions.refresh(self.refresh_jwt)
+        return jwt_response(request, tokens, tokens.session.user, first_seen=False)
+
+
+class LogoutView(MagicLinkAPIView):
+    def post(self, request: Request) -> Response:
+        session = sessions.session_for(self.refresh_jwt)
+        sessions.revoke(session, reason="logout")
+        response = Response({})
+        clear_session_cookies(response)
+        return response
+
+
+class LogoutAllView(MagicLinkAPIView):
+    def post(self, request: Request) -> Response:
+        session = sessions.session_for(self.refresh_jwt)
+        sessions.revoke_all(session.user, reason="logout_all")
+        response = Response({})
+        clear_session_cookies(response)
+        return response
+
+
+class MeView(MagicLinkAPIView):
+    def get(self, request: Request) -> Response:
+        session = sessions.session_for(self.refresh_jwt)
+        return Response(user_json(session.user))
+
+
+class KeysView(MagicLinkAPIView):
+    def get(self, request: Request, project_id: str) -> Response:
+        if project_id != app_settings.PROJECT_ID:
+            raise MagicLinkError("project_id_mismatch")
+        return Response(jwks())
+
+
+class NotFoundView(MagicLinkAPIView):
+    """Unknown paths under the API answer the error JSON too: the Node SDK parses every body as JSON."""
+
+    def _not_found(self, request: Request, *args, **kwargs) -> Response:
+        raise MagicLinkError("not_found")
+
+    get = post = put = patch = delete = _not_found
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        """No project check: a wrong path is a wrong path, whoever asks."""
+
+
+not_found = NotFoundView.as_view()

@@ -1,0 +1,108 @@
+"""The app's settings: the ``MAGICLINK_AUTH`` dict merged over ``DEFAULTS``.
+
+Read them as attributes of ``app_settings`` (``app_settings.PROJECT_ID``). The object re-reads Django's
+settings when they change (``override_settings`` in tests), and clears what was derived from them.
+Values are validated by system checks (``checks.py``), never at import.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+__all__ = ["DEFAULTS", "app_settings"]
+
+DEFAULTS: dict[str, Any] = {
+    # Identity of this "project": the id the SDKs send as `Authorization: Bearer <PROJECT_ID>`,
+    # and the `iss` of every JWT issued.
+    "PROJECT_ID": "",
+    # Links: where they may point, and how long they live.
+    "REDIRECT_URLS": [],
+    "DEFAULT_REDIRECT_URL": "",
+    "LINK_LIFETIME": timedelta(minutes=10),
+    # Sessions.
+    "SESSION_LIFETIME": timedelta(minutes=10),
+    "REFRESH_LIFETIME": timedelta(weeks=4),
+    # A rotated-out refresh JWT presented again within this window is a benign double refresh
+    # (two tabs refreshing at once), not a theft; after it the whole session family is revoked.
+    "REFRESH_REUSE_GRACE": timedelta(seconds=10),
+    # Signing keys: a list of PEM private keys (first signs, all verify). Empty: keys are kept in the
+    # database and one is generated on first use.
+    "SIGNING_KEYS": [],
+    "SIGNING_ALGORITHM": "RS256",
+    "RSA_KEY_SIZE": 2048,
+    # Delivery backends per method, in the shape of CACHES.
+    "DELIVERY": {
+        "email": {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}},
+        "sms": {"BACKEND": "magiclink_auth.delivery.dev.ConsoleBackend", "OPTIONS": {}},
+    },
+    # Queue name on the tasks framework's default backend used for delivery.
+    "DELIVERY_QUEUE": "default",
+    # Cookies carrying the session (DS) and refresh (DSR) JWTs.
+    "SESSION_COOKIE_NAME": "DS",
+    "REFRESH_COOKIE_NAME": "DSR",
+    "COOKIE_DOMAIN": None,
+    "COOKIE_PATH": "/",
+    "COOKIE_SAMESITE": "Strict",
+    # None: Secure when the request came over HTTPS.
+    "COOKIE_SECURE": None,
+    # Requests: bodies larger than this are refused before parsing.
+    "MAX_BODY_BYTES": 16 * 1024,
+    # When true, sign-in of an unknown login ID and sign-up of a known one answer like success.
+    "ENUMERATION_SAFE": False,
+    # Dotted path of the adapter class holding the site's policy decisions.
+    "ADAPTER": "magiclink_auth.adapter.DefaultAdapter",
+}
+
+# Settings holding a dotted path to import, and settings holding a lifetime (timedelta or seconds).
+IMPORT_STRINGS = {"ADAPTER"}
+DURATIONS = {"LINK_LIFETIME", "SESSION_LIFETIME", "REFRESH_LIFETIME", "REFRESH_REUSE_GRACE"}
+
+
+class AppSettings:
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "MAGICLINK_AUTH", {})
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid magiclink_auth setting: {name!r}")
+        if name in self._cache:
+            return self._cache[name]
+        value = self.user_settings.get(name, DEFAULTS[name])
+        if name in DURATIONS and isinstance(value, int | float):
+            value = timedelta(seconds=value)
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            value = import_string(value)
+        self._cache[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+app_settings = AppSettings()
+
+# Callbacks that clear caches derived from the settings (keys, backend instances).
+_reload_hooks: list = []
+
+
+def on_reload(func):
+    _reload_hooks.append(func)
+    return func
+
+
+@receiver(setting_changed)
+def _reload_app_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"MAGICLINK_AUTH", "SECRET_KEY", "DEBUG"}:
+        app_settings.reload()
+        for hook in _reload_hooks:
+            hook()

@@ -1,0 +1,103 @@
+"""The delivery interface: a frozen ``LinkMessage`` in, a ``DeliveryResult`` out.
+
+A backend raises ``DeliveryError`` (raised ``from`` the provider's own exception) when the provider did not
+take the message; the delivery task records it and retries. ``pre_send`` may cancel a message by raising.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.template.loader import render_to_string, select_template
+from django.utils import translation
+from django.utils.module_loading import import_string
+
+from ..conf import app_settings, on_reload
+
+__all__ = ["LinkMessage", "DeliveryResult", "BaseBackend", "get_backend", "render"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(value: Any) -> str:
+    """A value safe for a mail header or an SMS body: no CR/LF, control or bidi-override characters."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
+@dataclass(frozen=True)
+class LinkMessage:
+    channel: str
+    recipient: str
+    url: str
+    purpose: str
+    expires_at: datetime
+    link_id: int | None = None
+    template_id: str = ""
+    locale: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: str  # "sent", "queued", "rejected" or "failed"
+    message_id: str = ""
+    provider: str = ""
+
+
+class BaseBackend:
+    provider = ""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def pre_send(self, message: LinkMessage) -> None:
+        """Called before sending; raise ``DeliveryError`` to cancel."""
+
+    def post_send(self, message: LinkMessage, result: DeliveryResult) -> None:
+        """Called after the provider took the message."""
+
+    def send(self, message: LinkMessage) -> DeliveryResult:
+        self.pre_send(message)
+        result = self.deliver(message)
+        self.post_send(message, result)
+        return result
+
+    def deliver(self, message: LinkMessage) -> DeliveryResult:
+        raise NotImplementedError("subclasses of BaseBackend must override deliver()")
+
+
+def template_names(message: LinkMessage, part: str) -> list[str]:
+    base = f"magiclink_auth/{message.channel}"
+    names = [f"{base}/{name}/{part}" for name in (message.template_id, message.purpose) if name]
+    return [*names, f"{base}/default/{part}"]
+
+
+def render(message: LinkMessage, part: str) -> str:
+    """Render one part (``subject.txt``, ``body.txt``, ``body.html``) in the message's language."""
+    context = {
+        **{k: clean(v) if isinstance(v, str) else v for k, v in message.context.items()},
+        "url": message.url,
+        "purpose": message.purpose,
+        "expires_at": message.expires_at,
+    }
+    with translation.override(message.locale or None):
+        template = select_template(template_names(message, part))
+        return render_to_string(template.template.name, context).strip()
+
+
+_backends: dict[str, BaseBackend] = {}
+
+
+def get_backend(channel: str) -> BaseBackend:
+    if channel not in _backends:
+        config = app_settings.DELIVERY[channel]
+        _backends[channel] = import_string(config["BACKEND"])(**config.get("OPTIONS", {}))
+    return _backends[channel]
+
+
+@on_reload
+def _clear_backends() -> None:
+    _backends.clear()

@@ -1,0 +1,42 @@
+"""Email through Django's mail API, so every django-anymail ESP works by setting ``EMAIL_BACKEND``."""
+
+from __future__ import annotations
+
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from ..errors import DeliveryError
+from .base import BaseBackend, DeliveryResult, LinkMessage, clean, render
+
+__all__ = ["EmailBackend"]
+
+
+class EmailBackend(BaseBackend):
+    """Options: ``FROM_EMAIL`` (default ``DEFAULT_FROM_EMAIL``), ``TAGS`` and ``METADATA`` for anymail,
+    and ``CONNECTION`` (keyword arguments for ``get_connection``)."""
+
+    provider = "django-mail"
+
+    def build(self, message: LinkMessage) -> EmailMultiAlternatives:
+        email = EmailMultiAlternatives(
+            subject=clean(render(message, "subject.txt")),
+            body=render(message, "body.txt"),
+            from_email=self.options.get("FROM_EMAIL"),
+            to=[message.recipient],
+            connection=get_connection(**self.options.get("CONNECTION", {})),
+        )
+        email.attach_alternative(render(message, "body.html"), "text/html")
+        # Read by anymail's backends and ignored by Django's own.
+        email.tags = [*self.options.get("TAGS", []), f"magiclink-{message.purpose}"]
+        email.metadata = {**self.options.get("METADATA", {}), "link_id": message.link_id}
+        email.track_clicks = False
+        return email
+
+    def deliver(self, message: LinkMessage) -> DeliveryResult:
+        email = self.build(message)
+        try:
+            email.send()
+        except Exception as exc:
+            raise DeliveryError(f"{type(exc).__name__} from the mail backend", provider=self.provider) from exc
+        status = getattr(email, "anymail_status", None)
+        message_id = str(getattr(status, "message_id", "") or "")
+        return DeliveryResult(status="sent", message_id=message_id, provider=self.provider)

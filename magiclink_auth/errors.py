@@ -1,0 +1,101 @@
+"""Every failure the API can answer, in one table: key -> (protocol error code, HTTP status, description).
+
+Services raise ``MagicLinkError(key)``; the API's exception handler turns it into the protocol's error JSON
+``{"errorCode", "errorDescription", "errorMessage"}``. The codes the Descope SDKs export keep their meaning
+(E011001-E011004, E062108, E062503) and none of ours reuses another exported code (E061102 and E061103
+are the SDKs' OTP errors, so refresh failures live in E0613xx); the rest are ours, one per distinct failure, listed in README.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ERRORS", "ErrorSpec", "MagicLinkError", "InvalidLink", "DeliveryError"]
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    code: str
+    status: int
+    description: str
+
+
+ERRORS: dict[str, ErrorSpec] = {
+    # Request shape.
+    "bad_request": ErrorSpec("E011001", 400, "The request body is not a JSON object"),
+    "missing_arguments": ErrorSpec("E011002", 400, "Required arguments are missing"),
+    "invalid_request": ErrorSpec("E011003", 400, "The request is not valid for this endpoint"),
+    "invalid_arguments": ErrorSpec("E011004", 400, "Arguments are invalid"),
+    "body_too_large": ErrorSpec("E011005", 413, "The request body is too large"),
+    "method_not_allowed": ErrorSpec("E011006", 405, "Method not allowed on this endpoint"),
+    "unsupported_media_type": ErrorSpec("E011007", 415, "The request body must be application/json"),
+    "not_found": ErrorSpec("E011008", 404, "No such endpoint"),
+    # Caller identity.
+    "project_id_missing": ErrorSpec("E011101", 401, "The Authorization header does not name a project"),
+    "project_id_mismatch": ErrorSpec("E011102", 401, "The project id is not this server's project"),
+    "refresh_token_missing": ErrorSpec("E061301", 401, "A refresh token is required"),
+    "refresh_token_invalid": ErrorSpec("E061302", 401, "The refresh token is invalid or expired"),
+    "session_revoked": ErrorSpec("E061303", 401, "The session was revoked"),
+    "refresh_token_reused": ErrorSpec("E061304", 401, "The refresh token was already used; the session was revoked"),
+    # Login IDs and users.
+    "invalid_email": ErrorSpec("E062101", 400, "The email address is invalid"),
+    "invalid_phone": ErrorSpec("E062102", 400, "The phone number is invalid"),
+    "login_id_mismatch": ErrorSpec("E062103", 400, "The login ID does not match the delivery address"),
+    "user_already_exists": ErrorSpec("E062107", 409, "A user with this login ID already exists"),
+    "user_not_found": ErrorSpec("E062108", 404, "No user has this login ID"),
+    "user_disabled": ErrorSpec("E062109", 403, "The user is disabled"),
+    # Redirect URIs.
+    "uri_missing": ErrorSpec("E062201", 400, "No URI was given and no default redirect URL is configured"),
+    "uri_not_allowed": ErrorSpec("E062202", 400, "The URI is not in the redirect allow-list"),
+    # Links.
+    "link_invalid": ErrorSpec("E062501", 401, "The link is invalid"),
+    "link_expired": ErrorSpec("E062502", 401, "The link has expired"),
+    "pending": ErrorSpec("E062503", 401, "The link was not confirmed yet"),
+    "link_used": ErrorSpec("E062504", 401, "The link was already used"),
+    "link_superseded": ErrorSpec("E062505", 401, "A newer link was sent; this one no longer works"),
+    "link_wrong_purpose": ErrorSpec("E062506", 401, "The link was made for another purpose"),
+    # Login options.
+    "custom_claims_reserved": ErrorSpec("E062601", 400, "customClaims may not set a reserved claim"),
+    "custom_claims_too_large": ErrorSpec("E062602", 400, "customClaims are larger than 4 KB"),
+    # Abuse.
+    "rate_limited": ErrorSpec("E062701", 429, "Too many requests; retry later"),
+}
+
+
+class MagicLinkError(Exception):
+    """A failure with a protocol error code. ``message`` adds detail for the caller, never a secret."""
+
+    def __init__(self, key: str, message: str = "") -> None:
+        self.key = key
+        self.spec = ERRORS[key]
+        self.message = message or self.spec.description
+        super().__init__(f"{self.spec.code}: {self.message}")
+
+    @property
+    def code(self) -> str:
+        return self.spec.code
+
+    @property
+    def status(self) -> int:
+        return self.spec.status
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "errorCode": self.spec.code,
+            "errorDescription": self.spec.description,
+            "errorMessage": self.message,
+        }
+
+
+class InvalidLink(MagicLinkError):
+    """The token does not lead to a usable link (unknown, expired, used, superseded, wrong purpose)."""
+
+
+class DeliveryError(Exception):
+    """A delivery backend could not hand a message to its provider. Raised ``from`` the provider's error."""
+
+    def __init__(self, message: str, *, provider: str = "", status: str = "failed", retryable: bool = True):
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+        self.retryable = retryable

@@ -1,0 +1,196 @@
+"""The magic-link flows: sign-up, sign-in, sign-up-or-in and verify. Rules only; no HTTP here.
+
+Each start call resolves who the link is for and where it may point, stores the link (hash only), and
+queues its delivery; verify consumes the link once and opens a session.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import signals
+from .conf import app_settings
+from .errors import MagicLinkError
+from .identifiers import mask, normalize
+from .models import LoginId, PendingLink, Profile
+from .redirects import add_token, resolve_redirect_uri
+from .sessions import IssuedTokens, revoke_all, start_session
+from .tasks import queue_delivery
+from .tokens import consume, create_link, find_link
+from .users import create_user, find_user, get_profile
+
+__all__ = ["RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "verify"]
+
+logger = logging.getLogger("magiclink_auth")
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """What a flow may know of the request: enough to record, nothing to build a URL from."""
+
+    ip: str | None = None
+    user_agent: str = ""
+    request: Any = None
+
+
+@dataclass(frozen=True)
+class StartResult:
+    method: str
+    masked_address: str
+    link: PendingLink
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    user: Any
+    tokens: IssuedTokens
+    first_seen: bool
+    link: PendingLink
+
+
+@dataclass(frozen=True)
+class LoginOptions:
+    custom_claims: dict[str, Any] = field(default_factory=dict)
+    template_id: str = ""
+    template_options: dict[str, str] = field(default_factory=dict)
+    revoke_other_sessions: bool = False
+    locale: str = ""
+
+    def as_stored(self) -> dict[str, Any]:
+        return {
+            "customClaims": self.custom_claims,
+            "templateId": self.template_id,
+            "templateOptions": self.template_options,
+            "revokeOtherSessions": self.revoke_other_sessions,
+            "locale": self.locale,
+        }
+
+
+def is_disabled(user) -> bool:
+    return not user.is_active or get_profile(user).status == Profile.Status.DISABLED
+
+
+def _send(
+    *, purpose: str, method: str, login_id: str, target: str, user, uri: str | None,
+    options: LoginOptions, meta: RequestMeta, user_data: dict[str, Any] | None = None,
+) -> StartResult:
+    redirect_uri = resolve_redirect_uri(uri)
+    with transaction.atomic():
+        link, token = create_link(
+            purpose=purpose,
+            method=method,
+            login_id=login_id,
+            target=target,
+            user=user,
+            user_data=user_data or {},
+            redirect_uri=redirect_uri,
+            login_options=options.as_stored(),
+            requester_ip=meta.ip,
+            requester_user_agent=meta.user_agent[:512],
+        )
+        profile = get_profile(user) if user is not None else None
+        context = {
+            "name": (profile.name if profile else (user_data or {}).get("name", "")) or "",
+            "masked_address": mask(method, target),
+            "lifetime_minutes": int((link.expires_at - link.created_at).total_seconds() // 60),
+            "options": options.template_options,
+        }
+        queue_delivery(link, add_token(redirect_uri, token), context)
+    signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
+    return StartResult(method=method, masked_address=mask(method, target), link=link)
+
+
+def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str, Any],
+            options: LoginOptions, meta: RequestMeta) -> StartResult:
+    login_id = normalize(method, login_id)
+    if find_user(login_id) is not None:
+        raise MagicLinkError("user_already_exists")
+    if not app_settings.ADAPTER().is_open_for_signup(meta.request):
+        raise MagicLinkError("invalid_request", "Sign-up is closed")
+    return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
+                 user=None, uri=uri, options=options, meta=meta, user_data=user_data)
+
+
+def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta) -> StartResult:
+    if is_disabled(user):
+        raise MagicLinkError("user_disabled")
+    # The address stored for the login ID, never the one typed: see identifiers.py.
+    target = LoginId.objects.get(value=login_id).value
+    return _send(purpose=PendingLink.Purpose.SIGN_IN, method=method, login_id=login_id, target=target,
+                 user=user, uri=uri, options=options, meta=meta)
+
+
+def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
+            meta: RequestMeta) -> StartResult:
+    login_id = normalize(method, login_id)
+    user = find_user(login_id)
+    if user is None:
+        raise MagicLinkError("user_not_found")
+    return _sign_in_existing(method, login_id, user, uri=uri, options=options, meta=meta)
+
+
+def sign_up_or_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
+                  meta: RequestMeta, user_data: dict[str, Any] | None = None) -> StartResult:
+    normalized = normalize(method, login_id)
+    user = find_user(normalized)
+    if user is None:
+        return sign_up(method, normalized, uri=uri, user_data=user_data or {}, options=options, meta=meta)
+    return _sign_in_existing(method, normalized, user, uri=uri, options=options, meta=meta)
+
+
+def _user_for(link: PendingLink):
+    if link.purpose == PendingLink.Purpose.SIGN_UP:
+        # Someone may have signed up with this address since the link was sent; the link proves
+        # ownership of the address either way, so it signs into that account.
+        existing = find_user(link.login_id)
+        return (existing, False) if existing else (create_user(link.method, link.login_id, link.user_data), True)
+    if link.purpose == PendingLink.Purpose.SIGN_IN and link.user is not None:
+        return link.user, False
+    raise MagicLinkError("link_wrong_purpose")
+
+
+def verify(token: str, meta: RequestMeta) -> VerifyResult:
+    try:
+        with transaction.atomic():
+            link = find_link(token)
+            consume(link)
+            user, created = _user_for(link)
+            if is_disabled(user):
+                raise MagicLinkError("user_disabled")
+            profile = get_profile(user)
+            first_seen = created or profile.first_verified_at is None
+            now = timezone.now()
+            Profile.objects.filter(pk=profile.pk, first_verified_at=None).update(first_verified_at=now)
+            if profile.status == Profile.Status.INVITED:
+                Profile.objects.filter(pk=profile.pk).update(status=Profile.Status.ENABLED)
+            LoginId.objects.filter(user=user, value=link.login_id).update(verified=True)
+            _mark_contact_verified(profile, link)
+            options = link.login_options
+            tokens = start_session(
+                user,
+                amr=[link.method],
+                claims=dict(options.get("customClaims") or {}),
+                ip=meta.ip,
+                user_agent=meta.user_agent,
+            )
+            if options.get("revokeOtherSessions"):
+                revoke_all(user, reason="revoke_other_sessions", except_session=tokens.session)
+    except MagicLinkError as exc:
+        signals.verify_refused.send(sender=PendingLink, reason=exc.key, link=None)
+        raise
+    signals.link_verified.send(sender=PendingLink, link=link, user=user, session=tokens.session,
+                               first_seen=first_seen)
+    return VerifyResult(user=user, tokens=tokens, first_seen=first_seen, link=link)
+
+
+def _mark_contact_verified(profile: Profile, link: PendingLink) -> None:
+    field = "email" if link.method == "email" else "phone"
+    if getattr(profile, field) in ("", link.login_id):
+        setattr(profile, field, link.login_id)
+        setattr(profile, f"verified_{field}", True)
+        profile.save(update_fields=[field, f"verified_{field}"])

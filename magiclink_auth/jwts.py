@@ -1,0 +1,72 @@
+"""Session (``drn: DS``) and refresh (``drn: DSR``) JWTs: signing and verification.
+
+The algorithm is the server key's, never the token's: the ``alg`` header is only compared with it, so
+``none`` and HS* tokens (signed with the public key as an HMAC secret) are refused (RFC 8725). A session
+JWT is never accepted where a refresh JWT is expected, or the reverse: ``drn`` is checked on every decode.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+import jwt
+
+from .conf import app_settings
+from .keys import get_signing_key, get_verification_key
+
+__all__ = ["SESSION", "REFRESH", "RESERVED_CLAIMS", "encode", "decode", "InvalidJWT"]
+
+SESSION = "DS"
+REFRESH = "DSR"
+RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "drn", "amr", "su", "sid"})
+LEEWAY_SECONDS = 5
+
+
+class InvalidJWT(Exception):
+    """The token is malformed, badly signed, expired, or of the other kind. Callers map it to an error code."""
+
+
+def encode(kind: str, claims: dict[str, Any], *, issued_at: datetime, lifetime) -> str:
+    key = get_signing_key()
+    payload = {
+        **claims,
+        "iss": app_settings.PROJECT_ID,
+        "drn": kind,
+        "iat": int(issued_at.timestamp()),
+        "exp": int((issued_at + lifetime).timestamp()),
+    }
+    return jwt.encode(payload, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid})
+
+
+def decode(token: str, kind: str) -> dict[str, Any]:
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16 * 1024:
+        raise InvalidJWT("malformed")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidJWT("malformed header") from exc
+    key = get_verification_key(str(header.get("kid", "")))
+    if key is None or header.get("alg") != key.algorithm:
+        raise InvalidJWT("unknown key or algorithm")
+    try:
+        claims = jwt.decode(
+            token,
+            key.public_key,
+            algorithms=[key.algorithm],
+            issuer=app_settings.PROJECT_ID,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "sub", "iss"], "verify_aud": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidJWT(type(exc).__name__) from exc
+    if claims.get("drn") != kind:
+        raise InvalidJWT("wrong token kind")
+    if "aud" in claims and claims["aud"] != app_settings.PROJECT_ID:
+        raise InvalidJWT("wrong audience")
+    return claims
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(16)

@@ -1,0 +1,169 @@
+"""What the app stores. Tokens are never stored, only their SHA-256; see ``tokens.py``."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+__all__ = ["Profile", "LoginId", "PendingLink", "RefreshSession", "SigningKey"]
+
+
+class Method(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class Profile(models.Model):
+    """The magic-link side of a user: contact addresses, names and status, as the protocol's user JSON."""
+
+    class Status(models.TextChoices):
+        ENABLED = "enabled", _("Enabled")
+        DISABLED = "disabled", _("Disabled")
+        INVITED = "invited", _("Invited")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="magiclink_profile"
+    )
+    name = models.CharField(max_length=150, blank=True)
+    given_name = models.CharField(max_length=150, blank=True)
+    middle_name = models.CharField(max_length=150, blank=True)
+    family_name = models.CharField(max_length=150, blank=True)
+    picture = models.URLField(max_length=1024, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    verified_email = models.BooleanField(default=False)
+    phone = models.CharField(max_length=20, blank=True)
+    verified_phone = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ENABLED)
+    custom_attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Set at the first successful verify: `firstSeen` is true exactly once.
+    first_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("magic-link profile")
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.phone or str(self.user_id)
+
+
+class LoginId(models.Model):
+    """An address a user signs in with: an email (case-folded) or a phone number (E.164). Unique."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_ids")
+    method = models.CharField(max_length=5, choices=Method.choices)
+    value = models.CharField(max_length=254, unique=True)
+    verified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("login ID")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class PendingLink(models.Model):
+    """A link sent and not yet used. Everything a verify may act on is bound here at creation."""
+
+    class Purpose(models.TextChoices):
+        SIGN_UP = "signup", _("Sign-up")
+        SIGN_IN = "signin", _("Sign-in")
+        UPDATE_EMAIL = "update_email", _("Update email")
+        UPDATE_PHONE = "update_phone", _("Update phone")
+
+    class Delivery(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    purpose = models.CharField(max_length=12, choices=Purpose.choices)
+    method = models.CharField(max_length=5, choices=Method.choices)
+    # The normalised login ID the link is for, and the stored address it is sent to.
+    login_id = models.CharField(max_length=254, db_index=True)
+    target = models.CharField(max_length=254)
+    # Null for a sign-up: the user is created when the link is verified.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    user_data = models.JSONField(default=dict, blank=True)
+    redirect_uri = models.CharField(max_length=2048)
+    login_options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    requester_ip = models.GenericIPAddressField(null=True, blank=True)
+    requester_user_agent = models.CharField(max_length=512, blank=True)
+    delivery_status = models.CharField(max_length=8, choices=Delivery.choices, default=Delivery.QUEUED)
+    delivery_error = models.CharField(max_length=512, blank=True)
+    delivery_message_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        verbose_name = _("pending link")
+        indexes = [models.Index(fields=["login_id", "purpose"]), models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} link #{self.pk}"
+
+
+class RefreshSession(models.Model):
+    """One login session: the family of refresh JWTs that rotate from one verify.
+
+    Only the newest refresh JWT of a family is live (``current_jti``); presenting an older one is reuse,
+    which revokes the family (RFC 9700 section 4.14). The jti is a random id, not a secret: a refresh JWT
+    cannot be made without the signing key, so knowing the jti grants nothing.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="magiclink_sessions")
+    current_jti = models.CharField(max_length=64, editable=False)
+    previous_jti = models.CharField(max_length=64, blank=True, editable=False)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    amr = models.JSONField(default=list, blank=True)
+    # Claims every session JWT of this family carries: custom claims from loginOptions, `su` for step-up.
+    claims = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        verbose_name = _("session")
+        indexes = [models.Index(fields=["user", "revoked_at"]), models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Session {self.id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class SigningKey(models.Model):
+    """A JWT signing key kept in the database (unless the site configures ``SIGNING_KEYS``).
+
+    The newest active key signs; retired keys still verify and stay published until ``retired_at`` plus
+    the refresh lifetime, so rotating keys logs nobody out.
+    """
+
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=10, default="RS256")
+    private_key_pem = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("signing key")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.kid

@@ -1,0 +1,79 @@
+"""The redirect allow-list: a link may only point at a URL the site owns.
+
+A link carries its token in the query string; pointing it at a host the attacker controls would hand them
+the token. So a URI is allowed only when it has the exact scheme and host (and port) of an allow-list entry
+and its path starts with the entry's path on a ``/`` boundary. Userinfo is refused (``https://a@evil``),
+and so are schemes other than https, except http for localhost or under DEBUG. Hosts compare
+case-insensitively; paths do not. Fragments are ignored for matching and dropped from the link.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+
+from .conf import app_settings
+from .errors import MagicLinkError
+
+__all__ = ["is_allowed", "resolve_redirect_uri", "add_token"]
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+MAX_URI_LENGTH = 2048
+
+
+def _parse(url: str) -> SplitResult | None:
+    if not url or len(url) > MAX_URI_LENGTH or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname or "@" in parts.netloc or "\\" in url:
+        return None
+    return parts
+
+
+def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default_port
+
+
+def _scheme_allowed(parts: SplitResult) -> bool:
+    if parts.scheme == "https":
+        return True
+    return settings.DEBUG or (parts.hostname or "").lower() in LOCAL_HOSTS
+
+
+def is_allowed(url: str, allow_list: list[str] | None = None) -> bool:
+    candidate = _parse(url)
+    if candidate is None or not _scheme_allowed(candidate):
+        return False
+    for entry in app_settings.REDIRECT_URLS if allow_list is None else allow_list:
+        allowed = _parse(entry)
+        if allowed is None or _origin(allowed) != _origin(candidate):
+            continue
+        prefix = allowed.path or "/"
+        path = candidate.path or "/"
+        if path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/"):
+            return True
+    return False
+
+
+def resolve_redirect_uri(uri: str | None) -> str:
+    """The URI a link will carry: the one asked for if allowed, else the configured default."""
+    uri = (uri or "").strip() or app_settings.DEFAULT_REDIRECT_URL
+    if not uri:
+        raise MagicLinkError("uri_missing")
+    if not is_allowed(uri):
+        raise MagicLinkError("uri_not_allowed")
+    return urlunsplit(urlsplit(uri)._replace(fragment=""))
+
+
+def add_token(uri: str, token: str) -> str:
+    """``uri`` with ``t=<token>`` in its query; an existing ``t`` is replaced, other parameters kept."""
+    parts = urlsplit(uri)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "t"]
+    query.append(("t", token))
+    return urlunsplit(parts._replace(query=urlencode(query)))

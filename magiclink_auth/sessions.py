@@ -1,0 +1,167 @@
+"""Login sessions: a refresh-JWT family per verify, rotated on every refresh, revocable.
+
+Rotation follows RFC 9700 section 4.14. Each refresh moves ``current_jti`` forward with a conditional
+update, so of two concurrent refreshes with the same token one rotates and the other finds its jti in
+``previous_jti``: within ``REFRESH_REUSE_GRACE`` that is a benign double refresh (two tabs) and gets the
+current tokens; after it, it is a replayed stolen token and the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from . import jwts, signals
+from .conf import app_settings
+from .errors import MagicLinkError
+from .models import RefreshSession
+
+__all__ = ["IssuedTokens", "start_session", "refresh", "session_for", "revoke", "revoke_all"]
+
+logger = logging.getLogger("magiclink_auth")
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    session: RefreshSession
+    session_jwt: str
+    refresh_jwt: str
+    refresh_expires_at: Any
+
+
+def _session_claims(session: RefreshSession, user) -> dict[str, Any]:
+    adapter = app_settings.ADAPTER()
+    return {
+        **session.claims,
+        "sub": str(user.pk),
+        "amr": list(session.amr),
+        "roles": adapter.get_roles(user),
+        "permissions": adapter.get_permissions(user),
+        "tenants": adapter.get_tenants(user),
+    }
+
+
+def _issue(session: RefreshSession, user) -> IssuedTokens:
+    now = timezone.now()
+    session_jwt = jwts.encode(
+        jwts.SESSION, _session_claims(session, user), issued_at=now, lifetime=app_settings.SESSION_LIFETIME
+    )
+    refresh_jwt = jwts.encode(
+        jwts.REFRESH,
+        {"sub": str(user.pk), "sid": str(session.pk), "jti": session.current_jti, "amr": list(session.amr)},
+        issued_at=now,
+        lifetime=session.expires_at - now,
+    )
+    return IssuedTokens(session, session_jwt, refresh_jwt, session.expires_at)
+
+
+def start_session(user, *, amr: list[str], claims: dict[str, Any], ip: str | None, user_agent: str) -> IssuedTokens:
+    now = timezone.now()
+    session = RefreshSession.objects.create(
+        user=user,
+        current_jti=jwts.new_jti(),
+        amr=amr,
+        claims=claims,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + app_settings.REFRESH_LIFETIME,
+        ip=ip,
+        user_agent=user_agent[:512],
+    )
+    return _issue(session, user)
+
+
+def _decode_refresh(refresh_jwt: str | None) -> dict[str, Any]:
+    if not refresh_jwt:
+        raise MagicLinkError("refresh_token_missing")
+    try:
+        return jwts.decode(refresh_jwt, jwts.REFRESH)
+    except jwts.InvalidJWT as exc:
+        logger.debug("Refresh JWT refused: %s", exc)
+        raise MagicLinkError("refresh_token_invalid") from None
+
+
+def _load_session(claims: dict[str, Any]) -> RefreshSession:
+    session = (
+        RefreshSession.objects.select_related("user").filter(pk=_uuid_or_none(claims.get("sid"))).first()
+    )
+    if session is None or str(session.user.pk) != str(claims.get("sub")):
+        raise MagicLinkError("refresh_token_invalid")
+    if not session.is_active:
+        raise MagicLinkError("session_revoked")
+    return session
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def session_for(refresh_jwt: str | None) -> RefreshSession:
+    """The live session a refresh JWT belongs to, without rotating it (logout, me, update flows)."""
+    claims = _decode_refresh(refresh_jwt)
+    session = _load_session(claims)
+    if claims.get("jti") != session.current_jti and not _within_grace(session, claims):
+        _revoke_for_reuse(session)
+    return session
+
+
+def _within_grace(session: RefreshSession, claims: dict[str, Any]) -> bool:
+    return (
+        claims.get("jti") == session.previous_jti
+        and session.rotated_at is not None
+        and timezone.now() - session.rotated_at <= app_settings.REFRESH_REUSE_GRACE
+    )
+
+
+def _revoke_for_reuse(session: RefreshSession):
+    revoke(session, reason="reuse")
+    signals.refresh_reuse_detected.send(sender=RefreshSession, session=session, user=session.user)
+    raise MagicLinkError("refresh_token_reused")
+
+
+def refresh(refresh_jwt: str | None) -> IssuedTokens:
+    claims = _decode_refresh(refresh_jwt)
+    session = _load_session(claims)
+    presented = claims.get("jti")
+    if presented == session.current_jti:
+        now = timezone.now()
+        new_jti = jwts.new_jti()
+        rotated = RefreshSession.objects.filter(pk=session.pk, current_jti=presented, revoked_at=None).update(
+            current_jti=new_jti, previous_jti=presented, rotated_at=now, last_used_at=now
+        )
+        session.refresh_from_db()
+        if not rotated and not _within_grace(session, claims):
+            raise MagicLinkError("session_revoked")
+    elif not _within_grace(session, claims):
+        _revoke_for_reuse(session)
+    if not session.is_active:
+        raise MagicLinkError("session_revoked")
+    signals.session_refreshed.send(sender=RefreshSession, session=session, user=session.user)
+    return _issue(session, session.user)
+
+
+def revoke(session: RefreshSession, *, reason: str) -> None:
+    RefreshSession.objects.filter(pk=session.pk, revoked_at=None).update(
+        revoked_at=timezone.now(), revoked_reason=reason
+    )
+    session.refresh_from_db(fields=["revoked_at", "revoked_reason"])
+    signals.session_revoked.send(sender=RefreshSession, session=session, user=session.user, reason=reason)
+
+
+def revoke_all(user, *, reason: str, except_session: RefreshSession | None = None) -> int:
+    sessions = RefreshSession.objects.filter(user=user, revoked_at=None)
+    if except_session is not None:
+        sessions = sessions.exclude(pk=except_session.pk)
+    with transaction.atomic():
+        count = sessions.update(revoked_at=timezone.now(), revoked_reason=reason)
+    signals.sessions_revoked_all.send(sender=get_user_model(), user=user, reason=reason, count=count)
+    return count

@@ -1,0 +1,84 @@
+"""Link tokens: made at random, stored as a hash, consumed once.
+
+- 256 bits from ``secrets``: guessing is hopeless, so a plain SHA-256 suffices as the stored form (a slow
+  hash defends low-entropy secrets such as passwords; these are not). A database leak yields no usable link.
+- Lookup is by the hash, an indexed equality, so there is no timing channel on comparison to protect.
+- Single use is one conditional ``UPDATE ... WHERE consumed_at IS NULL``: of any number of concurrent
+  verifies, the database lets exactly one change the row.
+- A new link for the same login ID and purpose voids the older unconsumed ones, so only the newest works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from .conf import app_settings
+from .errors import InvalidLink
+from .models import PendingLink
+
+__all__ = ["hash_token", "create_link", "find_link", "consume"]
+
+logger = logging.getLogger("magiclink_auth")
+
+MIN_LIFETIME = timedelta(minutes=1)
+MAX_LIFETIME = timedelta(days=7)
+TOKEN_BYTES = 32
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def link_lifetime() -> timedelta:
+    return min(max(app_settings.LINK_LIFETIME, MIN_LIFETIME), MAX_LIFETIME)
+
+
+def create_link(**fields) -> tuple[PendingLink, str]:
+    """Store a pending link and return it with its token, which exists nowhere else from here on."""
+    now = timezone.now()
+    PendingLink.objects.filter(
+        login_id=fields["login_id"], purpose=fields["purpose"], consumed_at=None, voided_at=None
+    ).update(voided_at=now)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    link = PendingLink.objects.create(
+        token_hash=hash_token(token), created_at=now, expires_at=now + link_lifetime(), **fields
+    )
+    return link, token
+
+
+def _refuse(link: PendingLink | None, reason: str, key: str) -> InvalidLink:
+    logger.debug("Link refused (%s): link #%s", reason, getattr(link, "pk", None))
+    return InvalidLink(key)
+
+
+def find_link(token: str) -> PendingLink:
+    """The link a token belongs to, if it may still be used. Raises ``InvalidLink`` with the reason."""
+    if not isinstance(token, str) or not token or len(token) > 128:
+        raise _refuse(None, "malformed token", "link_invalid")
+    link = PendingLink.objects.filter(token_hash=hash_token(token)).first()
+    if link is None:
+        raise _refuse(None, "unknown token", "link_invalid")
+    if link.consumed_at is not None:
+        raise _refuse(link, "already used", "link_used")
+    if link.voided_at is not None:
+        raise _refuse(link, "superseded", "link_superseded")
+    if link.expires_at <= timezone.now():
+        raise _refuse(link, "expired", "link_expired")
+    return link
+
+
+def consume(link: PendingLink) -> None:
+    """Mark the link used, or raise ``InvalidLink`` if another request got there first."""
+    now = timezone.now()
+    won = PendingLink.objects.filter(
+        Q(pk=link.pk, consumed_at=None, voided_at=None, expires_at__gt=now)
+    ).update(consumed_at=now)
+    if not won:
+        raise _refuse(link, "lost the race to another verify", "link_used")
+    link.consumed_at = now

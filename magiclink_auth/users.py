@@ -1,0 +1,93 @@
+"""Users as the protocol sees them: creation for any ``AUTH_USER_MODEL``, and the user JSON."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import models
+
+from .conf import app_settings
+from .identifiers import EMAIL
+from .models import LoginId, Profile
+
+__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "user_json", "find_user"]
+
+# user JSON key -> Profile field, for the names a sign-up may set.
+PROFILE_FIELDS = {
+    "name": "name",
+    "givenName": "given_name",
+    "middleName": "middle_name",
+    "familyName": "family_name",
+}
+
+
+def _username_for(user_model, method: str, login_id: str) -> str:
+    """A value for USERNAME_FIELD: the login ID where it fits, otherwise a random handle."""
+    field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+    fits = method == EMAIL or not isinstance(field, models.EmailField)
+    max_length = field.max_length or 150
+    if fits and len(login_id) <= max_length and not user_model._default_manager.filter(
+        **{f"{user_model.USERNAME_FIELD}__iexact": login_id}
+    ).exists():
+        return login_id
+    return f"user-{secrets.token_hex(8)}"
+
+
+def create_user(method: str, login_id: str, user_data: dict[str, Any]):
+    """Create a Django user, its profile and its first login ID (verified: the link proved it)."""
+    user_model = get_user_model()
+    user = user_model(**{user_model.USERNAME_FIELD: _username_for(user_model, method, login_id)})
+    email_field = user_model.get_email_field_name()
+    if method == EMAIL and email_field != user_model.USERNAME_FIELD and hasattr(user, email_field):
+        setattr(user, email_field, login_id)
+    app_settings.ADAPTER().populate_user(user, user_data)
+    user.set_unusable_password()
+    user.save()
+    profile = Profile(user=user, **{f: (user_data.get(k) or "") for k, f in PROFILE_FIELDS.items()})
+    if method == EMAIL:
+        profile.email, profile.verified_email = login_id, True
+    else:
+        profile.phone, profile.verified_phone = login_id, True
+    for key, field in (("email", "email"), ("phone", "phone")):
+        if not getattr(profile, field) and user_data.get(key):
+            setattr(profile, field, user_data[key])
+    profile.save()
+    LoginId.objects.create(user=user, method=method, value=login_id, verified=True)
+    return user
+
+
+def get_profile(user) -> Profile:
+    try:
+        return user.magiclink_profile
+    except Profile.DoesNotExist:
+        return Profile.objects.get_or_create(user=user)[0]
+
+
+def find_user(login_id: str):
+    entry = LoginId.objects.select_related("user").filter(value=login_id).first()
+    return entry.user if entry else None
+
+
+def user_json(user) -> dict[str, Any]:
+    profile = get_profile(user)
+    adapter = app_settings.ADAPTER()
+    return {
+        "userId": str(user.pk),
+        "loginIds": list(LoginId.objects.filter(user=user).values_list("value", flat=True)),
+        "name": profile.name,
+        "givenName": profile.given_name,
+        "middleName": profile.middle_name,
+        "familyName": profile.family_name,
+        "email": profile.email,
+        "phone": profile.phone,
+        "verifiedEmail": profile.verified_email,
+        "verifiedPhone": profile.verified_phone,
+        "roleNames": adapter.get_roles(user),
+        "userTenants": [],
+        "customAttributes": profile.custom_attributes,
+        "status": profile.status if user.is_active else Profile.Status.DISABLED,
+        "createdTime": int(profile.created_at.timestamp()),
+        "picture": profile.picture,
+    }

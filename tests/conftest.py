@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.conf import settings
+from django.test import Client, TestCase
+
+from magiclink_auth.delivery import dev
+
+PROJECT_ID = settings.PROJECT_ID
+
+
+class ApiClient:
+    """Speaks the protocol over Django's test client: JSON bodies and the Bearer project id header."""
+
+    def __init__(self, client: Client):
+        self.client = client
+
+    def _auth(self, refresh: str | None, project_id: str | None) -> dict:
+        credentials = project_id if project_id is not None else PROJECT_ID
+        if refresh:
+            credentials += f":{refresh}"
+        return {"HTTP_AUTHORIZATION": f"Bearer {credentials}"}
+
+    def post(self, path: str, body=None, *, refresh: str | None = None, project_id: str | None = None,
+             raw: str | bytes | None = None, content_type: str = "application/json", **extra):
+        data = raw if raw is not None else json.dumps({} if body is None else body)
+        # Tests run inside a transaction that never commits; run the on-commit hooks (delivery) as a
+        # real commit would.
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return self.client.post(path, data=data, content_type=content_type,
+                                    **self._auth(refresh, project_id), **extra)
+
+    def get(self, path: str, *, refresh: str | None = None, project_id: str | None = None):
+        return self.client.get(path, **self._auth(refresh, project_id))
+
+
+@pytest.fixture
+def api(client) -> ApiClient:
+    return ApiClient(client)
+
+
+@pytest.fixture(autouse=True)
+def outbox():
+    dev.outbox.clear()
+    dev.MemoryBackend.fail_with = None
+    yield dev.outbox
+    dev.outbox.clear()
+    dev.MemoryBackend.fail_with = None
+
+
+def token_of(message) -> str:
+    """The token of a delivered link, read as a person's browser would: from the URL's query."""
+    return parse_qs(urlsplit(message.url).query)["t"][0]
+
+
+@pytest.fixture
+def signed_up(api, outbox, db):
+    """A user who signed up by email and verified: returns the verify response's JSON."""
+
+    def make(email: str = "ada@example.com", **user):
+        response = api.post("/v1/auth/magiclink/signup/email", {"loginId": email, "user": user})
+        assert response.status_code == 200, response.content
+        verified = api.post("/v1/auth/magiclink/verify", {"token": token_of(outbox[-1])})
+        assert verified.status_code == 200, verified.content
+        return verified.json()
+
+    return make

@@ -1,0 +1,24 @@
+"""The example site's settings, with delivery captured in memory and a fixed project id."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "0")
+
+from example_project.settings import *  # noqa: E402,F403
+
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+PROJECT_ID = "P2testproject"
+MAGICLINK_AUTH = {
+    "PROJECT_ID": PROJECT_ID,
+    "REDIRECT_URLS": ["https://app.example.com/", "http://localhost/"],
+    "DEFAULT_REDIRECT_URL": "https://app.example.com/welcome",
+    "DELIVERY": {
+        "email": {"BACKEND": "magiclink_auth.delivery.dev.MemoryBackend", "OPTIONS": {}},
+        "sms": {"BACKEND": "magiclink_auth.delivery.dev.MemoryBackend", "OPTIONS": {}},
+    },
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False}
