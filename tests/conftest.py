@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, TestCase
 
+from magiclink_auth import keys
 from magiclink_auth.delivery import dev
 
 PROJECT_ID = settings.PROJECT_ID
@@ -40,6 +41,14 @@ class ApiClient:
 @pytest.fixture
 def api(client) -> ApiClient:
     return ApiClient(client)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_ring():
+    """Each test's database is rolled back, keys included; the process-wide key cache must follow."""
+    keys.clear_cache()
+    yield
+    keys.clear_cache()
 
 
 @pytest.fixture(autouse=True)

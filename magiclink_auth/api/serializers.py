@@ -14,6 +14,7 @@ from rest_framework import serializers
 from ..errors import MagicLinkError
 from ..flows import LoginOptions
 from ..jwts import RESERVED_CLAIMS
+from ..text import clean
 
 __all__ = ["LoginOptionsSerializer", "StartSerializer", "SignUpSerializer", "VerifySerializer", "parse", "login_options"]
 
@@ -21,10 +22,19 @@ MAX_CUSTOM_CLAIMS_BYTES = 4096
 MAX_TEMPLATE_OPTIONS = 20
 
 
-def _optional_char(max_length: int, **kwargs) -> serializers.CharField:
-    return serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, max_length=max_length, **kwargs
-    )
+class CleanCharField(serializers.CharField):
+    """Text bound for a mail header or an SMS body: CR/LF, control and bidi characters become spaces."""
+
+    def to_internal_value(self, data):
+        return clean(super().to_internal_value(data))
+
+
+def _optional_char(max_length: int, *, field_class=serializers.CharField, **kwargs) -> serializers.CharField:
+    return field_class(required=False, allow_null=True, allow_blank=True, max_length=max_length, **kwargs)
+
+
+def _optional_text(max_length: int) -> serializers.CharField:
+    return _optional_char(max_length, field_class=CleanCharField)
 
 
 class LoginOptionsSerializer(serializers.Serializer):
@@ -33,7 +43,7 @@ class LoginOptionsSerializer(serializers.Serializer):
     customClaims = serializers.DictField(required=False, allow_null=True)
     templateId = _optional_char(64, validators=[RegexValidator(r"^[A-Za-z0-9_-]*$")])
     templateOptions = serializers.DictField(
-        child=serializers.CharField(max_length=500, allow_blank=True), required=False, allow_null=True
+        child=CleanCharField(max_length=500, allow_blank=True), required=False, allow_null=True
     )
     revokeOtherSessions = serializers.BooleanField(required=False, allow_null=True)
     locale = _optional_char(35, validators=[RegexValidator(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")])
@@ -55,16 +65,18 @@ class LoginOptionsSerializer(serializers.Serializer):
 
 
 class UserSerializer(serializers.Serializer):
-    name = _optional_char(150)
-    givenName = _optional_char(150)
-    middleName = _optional_char(150)
-    familyName = _optional_char(150)
+    name = _optional_text(150)
+    givenName = _optional_text(150)
+    middleName = _optional_text(150)
+    familyName = _optional_text(150)
     email = _optional_char(254)
     phone = _optional_char(32)
 
 
 class StartSerializer(serializers.Serializer):
-    loginId = serializers.CharField(max_length=254)
+    # Longer than any valid login ID, so that an over-long address gets the specific invalid-email or
+    # invalid-phone code rather than a generic one; the bound still keeps junk out.
+    loginId = serializers.CharField(max_length=320)
     URI = _optional_char(2048)
     loginOptions = LoginOptionsSerializer(required=False, allow_null=True)
 
@@ -91,7 +103,8 @@ def parse(serializer_class, data):
 
 
 def _is_required(errors) -> bool:
-    return isinstance(errors, list) and any(getattr(e, "code", "") == "required" for e in errors)
+    missing = {"required", "blank", "null"}
+    return isinstance(errors, list) and any(getattr(e, "code", "") in missing for e in errors)
 
 
 

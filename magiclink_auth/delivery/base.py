@@ -6,7 +6,6 @@ take the message; the delivery task records it and retries. ``pre_send`` may can
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,16 +15,9 @@ from django.utils import translation
 from django.utils.module_loading import import_string
 
 from ..conf import app_settings, on_reload
+from ..text import clean
 
 __all__ = ["LinkMessage", "DeliveryResult", "BaseBackend", "get_backend", "render"]
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def clean(value: Any) -> str:
-    """A value safe for a mail header or an SMS body: no CR/LF, control or bidi-override characters."""
-    return _CONTROL.sub(" ", str(value)).strip()
-
 
 @dataclass(frozen=True)
 class LinkMessage:

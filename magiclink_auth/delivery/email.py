@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from ..errors import DeliveryError
-from .base import BaseBackend, DeliveryResult, LinkMessage, clean, render
+from ..text import clean
+from .base import BaseBackend, DeliveryResult, LinkMessage, render
 
 __all__ = ["EmailBackend"]
 

@@ -1,0 +1,83 @@
+"""The redirect allow-list: a link only ever points at the site's own URLs (SECURITY.md matrix)."""
+
+import pytest
+
+from magiclink_auth.models import PendingLink
+
+pytestmark = pytest.mark.django_db
+
+ALLOWED = [
+    "https://app.example.com/",
+    "https://app.example.com/x",
+    "https://app.example.com/x/y?z=1",
+    "https://APP.example.com/x",
+    "https://app.example.com:443/x",
+    "http://localhost/callback",
+]
+
+REFUSED = [
+    "https://app.example.com.evil.net/",
+    "https://evil.net/?https://app.example.com/",
+    "https://app.example.com@evil.net/",
+    "https://user:pass@app.example.com/",
+    "//evil.net",
+    "/relative/path",
+    "javascript:alert(1)",
+    "http://app.example.com/x",  # plain http outside localhost and DEBUG
+    "https://app.example.com:8443/x",
+    "ftp://app.example.com/",
+    "https://app.example.com\\@evil.net/",
+    "https://app.example.com/\r\nx",
+    "data:text/html,hi",
+]
+
+
+def _start(api, uri):
+    return api.post("/v1/auth/magiclink/signup-in/email", {"loginId": "a@example.com", "URI": uri})
+
+
+@pytest.mark.parametrize("uri", ALLOWED)
+def test_allowed(api, uri):
+    assert _start(api, uri).status_code == 200
+
+
+@pytest.mark.parametrize("uri", REFUSED)
+def test_refused(api, outbox, uri):
+    response = _start(api, uri)
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "E062202"
+    assert outbox == [] and not PendingLink.objects.exists()
+
+
+def test_path_prefix_is_matched_on_a_slash_boundary(api, settings):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": ["https://app.example.com/auth"]}
+    assert _start(api, "https://app.example.com/auth/done").status_code == 200
+    assert _start(api, "https://app.example.com/auth").status_code == 200
+    assert _start(api, "https://app.example.com/authority").status_code == 400
+
+
+def test_path_is_case_sensitive(api, settings):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": ["https://app.example.com/auth/"]}
+    assert _start(api, "https://app.example.com/AUTH/x").status_code == 400
+
+
+def test_http_is_allowed_for_any_host_only_under_debug(api, settings):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": ["http://app.example.com/"]}
+    assert _start(api, "http://app.example.com/x").status_code == 400
+    settings.DEBUG = True
+    assert _start(api, "http://app.example.com/x").status_code == 200
+
+
+def test_links_are_built_from_the_allow_list_not_the_host_header(api, outbox):
+    response = api.post("/v1/auth/magiclink/signup-in/email", {"loginId": "a@example.com"},
+                        HTTP_HOST="evil.net")
+    assert response.status_code == 200
+    assert outbox[-1].url.startswith("https://app.example.com/")
+
+
+def test_poisoned_host_header_is_refused_and_nothing_is_sent(api, outbox, settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    response = api.post("/v1/auth/magiclink/signup-in/email", {"loginId": "a@example.com"},
+                        HTTP_HOST="www.example:dr.frankenstein@evil.tld")
+    assert response.status_code == 400
+    assert outbox == []
