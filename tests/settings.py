@@ -1,6 +1,7 @@
 """The example site's settings, with delivery captured in memory and a fixed project id."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_DEBUG", "0")
 
@@ -22,3 +23,4 @@ MAGICLINK_AUTH = {
     },
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+TEMPLATES[0]["DIRS"] = [Path(__file__).parent / "templates"]  # noqa: F405

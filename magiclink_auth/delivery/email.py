@@ -39,5 +39,6 @@ class EmailBackend(BaseBackend):
         except Exception as exc:
             raise DeliveryError(f"{type(exc).__name__} from the mail backend", provider=self.provider) from exc
         status = getattr(email, "anymail_status", None)
-        message_id = str(getattr(status, "message_id", "") or "")
+        message_id = getattr(status, "message_id", None)
+        message_id = "" if message_id is None else str(message_id)
         return DeliveryResult(status="sent", message_id=message_id, provider=self.provider)
