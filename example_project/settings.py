@@ -85,8 +85,15 @@ TASKS = {
     }
 }
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent_mail"))
+_email_backend = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_email_file_path = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent_mail"))
+if django.VERSION >= (6, 1):
+    # Django 6.1 replaces EMAIL_BACKEND and its siblings with MAILERS.
+    MAILERS = {"default": {"BACKEND": _email_backend,
+                           "OPTIONS": {"file_path": _email_file_path} if "filebased" in _email_backend else {}}}
+else:
+    EMAIL_BACKEND = _email_backend
+    EMAIL_FILE_PATH = _email_file_path
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Example site <login@example.com>")
 
 LANGUAGE_CODE = "en"

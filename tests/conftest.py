@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import django
 import pytest
 from django.conf import settings
 from django.test import Client, TestCase
@@ -77,3 +78,16 @@ def signed_up(api, outbox, db):
         return verified.json()
 
     return make
+
+
+@pytest.fixture
+def mail_backend(settings):
+    """Route Django mail through a backend: ``MAILERS`` from Django 6.1, ``EMAIL_BACKEND`` before."""
+
+    def use(backend: str) -> None:
+        if django.VERSION >= (6, 1):
+            settings.MAILERS = {"default": {"BACKEND": backend}}
+        else:
+            settings.EMAIL_BACKEND = backend
+
+    return use

@@ -10,7 +10,6 @@ from example_project.settings import *  # noqa: E402,F403
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 PROJECT_ID = "P2testproject"
 MAGICLINK_AUTH = {

@@ -26,8 +26,8 @@ def email_delivery(settings):
     }
 
 
-def test_email_through_django_mail(api, settings, email_delivery):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+def test_email_through_django_mail(api, mail_backend, email_delivery):
+    mail_backend("django.core.mail.backends.locmem.EmailBackend")
     api.post(START, {"loginId": "ada@example.com", "URI": "https://app.example.com/in?a=1"})
     (message,) = mail.outbox
     assert message.to == ["ada@example.com"] and message.from_email == "Login <login@example.com>"
@@ -39,8 +39,8 @@ def test_email_through_django_mail(api, settings, email_delivery):
     assert api.post("/v1/auth/magiclink/verify", {"token": link.rsplit("t=", 1)[1]}).status_code == 200
 
 
-def test_anymail_esp_gets_tags_metadata_and_reports_its_message_id(api, settings, email_delivery):
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+def test_anymail_esp_gets_tags_metadata_and_reports_its_message_id(api, mail_backend, email_delivery):
+    mail_backend("anymail.backends.test.EmailBackend")
     api.post(START, {"loginId": "ada@example.com"})
     (message,) = mail.outbox
     params = message.anymail_test_params
@@ -56,8 +56,8 @@ class RefusingMailBackend(BaseEmailBackend):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
 
-def test_mail_server_failure_is_recorded_on_the_link_without_the_link(api, settings, email_delivery):
-    settings.EMAIL_BACKEND = f"{__name__}.RefusingMailBackend"
+def test_mail_server_failure_is_recorded_on_the_link_without_the_link(api, mail_backend, email_delivery):
+    mail_backend(f"{__name__}.RefusingMailBackend")
     response = api.post(START, {"loginId": "ada@example.com"})
     assert response.status_code == 200 and response.json() == {"maskedEmail": "a***@example.com"}
     link = PendingLink.objects.get()
@@ -65,8 +65,8 @@ def test_mail_server_failure_is_recorded_on_the_link_without_the_link(api, setti
     assert link.delivery_error == "SMTPServerDisconnected from the mail backend"
 
 
-def test_template_id_and_options_choose_and_fill_the_template(api, settings, email_delivery):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+def test_template_id_and_options_choose_and_fill_the_template(api, mail_backend, email_delivery):
+    mail_backend("django.core.mail.backends.locmem.EmailBackend")
     body = {"loginId": "ada@example.com",
             "loginOptions": {"templateId": "promo", "templateOptions": {"product": "Acme\r\nBcc: x"}}}
     api.post(START, body)

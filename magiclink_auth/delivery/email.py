@@ -23,7 +23,7 @@ class EmailBackend(BaseBackend):
             body=render(message, "body.txt"),
             from_email=self.options.get("FROM_EMAIL"),
             to=[message.recipient],
-            connection=get_connection(**self.options.get("CONNECTION", {})),
+            connection=self.connection(),
         )
         email.attach_alternative(render(message, "body.html"), "text/html")
         # Read by anymail's backends and ignored by Django's own.
@@ -31,6 +31,13 @@ class EmailBackend(BaseBackend):
         email.metadata = {**self.options.get("METADATA", {}), "link_id": message.link_id}
         email.track_clicks = False
         return email
+
+    def connection(self):
+        # None lets Django pick the site's mailer (EMAIL_BACKEND, or MAILERS["default"] from Django 6.1);
+        # get_connection() is only for a site that gives this backend connection options of its own.
+        if "CONNECTION" not in self.options:
+            return None
+        return get_connection(**self.options["CONNECTION"])
 
     def deliver(self, message: LinkMessage) -> DeliveryResult:
         email = self.build(message)
