@@ -91,3 +91,21 @@ def mail_backend(settings):
             settings.EMAIL_BACKEND = backend
 
     return use
+
+
+@pytest.fixture
+def descope(live_server, transactional_db):
+    """The official Python SDK pointed at the live example site.
+
+    The site runs in another thread, so the test's data must really commit (``transactional_db``); delivery
+    on-commit hooks then run for real and land in ``outbox``. The SDK fetches our JWKs itself from
+    ``{base_url}/v2/keys/{project id}``, so nothing else needs configuring.
+    """
+    from descope import DescopeClient
+
+    return DescopeClient(project_id=PROJECT_ID, base_url=live_server.url)
+
+
+def error_code(exc) -> str:
+    """The protocol error code inside an SDK ``AuthException``: its message is our error JSON as sent."""
+    return json.loads(exc.error_message)["errorCode"]

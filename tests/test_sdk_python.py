@@ -1,0 +1,164 @@
+"""The official Python SDK (``descope==2.16.0``), pointed at the live example site, runs whole life cycles.
+
+Nothing here talks to the app except through the SDK: it builds the requests, validates our JWTs against the
+JWKs it fetches from ``/v2/keys/<project id>``, and turns our error JSON into its exceptions.
+"""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from descope import AuthException, DeliveryMethod
+
+from tests.conftest import PROJECT_ID, error_code, token_of
+
+pytestmark = pytest.mark.sdk
+
+EMAIL = DeliveryMethod.EMAIL
+URI = "https://app.example.com/welcome?from=sdk"
+
+
+def link_for(outbox, address: str):
+    """The last message delivered to ``address``; the link must carry the URI we asked for."""
+    messages = [m for m in outbox if m.recipient == address]
+    assert messages, f"nothing was delivered to {address}"
+    return messages[-1]
+
+
+def session_of(jwt_response: dict) -> tuple[str, str]:
+    return jwt_response["sessionToken"]["jwt"], jwt_response["refreshSessionToken"]["jwt"]
+
+
+def test_email_life_cycle_sign_up_verify_refresh_me_sign_in_logout(descope, outbox):
+    email = "ada@example.com"
+
+    masked = descope.magiclink.sign_up(EMAIL, email, URI, user={"name": "Ada Lovelace"})
+    assert masked.endswith("@example.com") and email not in masked
+
+    message = link_for(outbox, email)
+    link = urlsplit(message.url)
+    assert f"{link.scheme}://{link.netloc}{link.path}" == "https://app.example.com/welcome"
+    assert parse_qs(link.query)["from"] == ["sdk"]
+
+    verified = descope.magiclink.verify(token_of(message))
+    assert verified["firstSeen"] is True
+    assert verified["projectId"] == PROJECT_ID
+    assert verified["user"]["email"] == email and verified["user"]["name"] == "Ada Lovelace"
+    assert verified["user"]["verifiedEmail"] is True
+    user_id = verified["userId"]
+    assert user_id == verified["user"]["userId"]
+    session, refresh = session_of(verified)
+    assert verified["sessionToken"]["amr"] == ["email"]
+    assert verified["sessionToken"]["drn"] == "DS" and verified["refreshSessionToken"]["drn"] == "DSR"
+    assert verified["cookieData"]["path"] == "/" and verified["cookieData"]["maxAge"] > 0
+
+    claims = descope.validate_session(session)
+    assert claims["userId"] == user_id and claims["sessionToken"]["iss"] == PROJECT_ID
+
+    refreshed = descope.refresh_session(refresh)
+    new_session, new_refresh = session_of(refreshed)
+    assert new_refresh != refresh, "refresh must rotate the refresh JWT"
+    assert refreshed["userId"] == user_id
+    assert descope.validate_session(new_session)["userId"] == user_id
+
+    me = descope.me(new_refresh)
+    assert me["userId"] == user_id and me["loginIds"] == [email] and me["status"] == "enabled"
+
+    masked_again = descope.magiclink.sign_in(EMAIL, email, URI)
+    assert masked_again == masked
+    second = descope.magiclink.verify(token_of(link_for(outbox, email)))
+    assert second["firstSeen"] is False and second["userId"] == user_id
+    _, second_refresh = session_of(second)
+
+    descope.logout(second_refresh)
+    with pytest.raises(AuthException) as refused:
+        descope.refresh_session(second_refresh)
+    assert refused.value.status_code == 401
+    assert error_code(refused.value) == "E061303"
+
+    # Logging out one session leaves the other one alive.
+    assert descope.me(new_refresh)["userId"] == user_id
+
+
+def test_sign_up_or_in_creates_then_signs_in(descope, outbox):
+    email = "grace@example.com"
+    assert descope.magiclink.sign_up_or_in(EMAIL, email, URI).endswith("@example.com")
+    first = descope.magiclink.verify(token_of(link_for(outbox, email)))
+    assert first["firstSeen"] is True and first["user"]["loginIds"] == [email]
+
+    descope.magiclink.sign_up_or_in(EMAIL, email, URI)
+    again = descope.magiclink.verify(token_of(link_for(outbox, email)))
+    assert again["firstSeen"] is False and again["userId"] == first["userId"]
+
+
+def test_sign_in_of_an_unknown_user_is_refused(descope, outbox, settings):
+    assert settings.MAGICLINK_AUTH.get("ENUMERATION_SAFE", False) is False
+    with pytest.raises(AuthException) as refused:
+        descope.magiclink.sign_in(EMAIL, "nobody@example.com", URI)
+    assert refused.value.status_code == 404 and error_code(refused.value) == "E062108"
+    assert outbox == []
+
+
+def test_sign_up_of_an_existing_user_is_refused(descope, outbox):
+    descope.magiclink.sign_up(EMAIL, "ada@example.com", URI)
+    descope.magiclink.verify(token_of(link_for(outbox, "ada@example.com")))
+    with pytest.raises(AuthException) as refused:
+        descope.magiclink.sign_up(EMAIL, "ADA@example.com", URI)
+    assert refused.value.status_code == 409 and error_code(refused.value) == "E062107"
+    assert len(outbox) == 1
+
+
+@pytest.mark.parametrize("uri", ["https://evil.example.net/welcome", "javascript:alert(1)"])
+def test_uri_outside_the_allow_list_is_refused(descope, outbox, uri):
+    with pytest.raises(AuthException) as refused:
+        descope.magiclink.sign_up_or_in(EMAIL, "ada@example.com", uri)
+    assert refused.value.status_code == 400 and error_code(refused.value) == "E062202"
+    assert outbox == []
+
+
+def test_no_uri_falls_back_to_the_default_redirect_url(descope, outbox):
+    # The SDK sends "URI": null when the caller passes None.
+    descope.magiclink.sign_up_or_in(EMAIL, "ada@example.com", None)
+    assert link_for(outbox, "ada@example.com").url.startswith("https://app.example.com/welcome?t=")
+
+
+def test_a_used_link_is_refused(descope, outbox):
+    descope.magiclink.sign_up(EMAIL, "ada@example.com", URI)
+    token = token_of(link_for(outbox, "ada@example.com"))
+    descope.magiclink.verify(token)
+    with pytest.raises(AuthException) as refused:
+        descope.magiclink.verify(token)
+    assert refused.value.status_code == 401 and error_code(refused.value) == "E062504"
+
+
+def test_an_unknown_token_is_refused(descope):
+    with pytest.raises(AuthException) as refused:
+        descope.magiclink.verify("not-a-token-we-sent")
+    assert refused.value.status_code == 401 and error_code(refused.value) == "E062501"
+
+
+def test_logout_all_revokes_every_session_of_the_user(descope, outbox):
+    email = "ada@example.com"
+    descope.magiclink.sign_up_or_in(EMAIL, email, URI)
+    _, first = session_of(descope.magiclink.verify(token_of(link_for(outbox, email))))
+    descope.magiclink.sign_in(EMAIL, email, URI)
+    _, second = session_of(descope.magiclink.verify(token_of(link_for(outbox, email))))
+
+    # Someone else's session survives.
+    descope.magiclink.sign_up_or_in(EMAIL, "grace@example.com", URI)
+    _, other = session_of(descope.magiclink.verify(token_of(link_for(outbox, "grace@example.com"))))
+
+    descope.logout_all(second)
+    for refresh in (first, second):
+        with pytest.raises(AuthException) as refused:
+            descope.me(refresh)
+        assert refused.value.status_code == 401 and error_code(refused.value) == "E061303"
+    assert descope.me(other)["loginIds"] == ["grace@example.com"]
+
+
+def test_another_project_id_is_refused(live_server, transactional_db):
+    from descope import DescopeClient
+
+    stranger = DescopeClient(project_id="P2someoneelse", base_url=live_server.url)
+    with pytest.raises(AuthException) as refused:
+        stranger.magiclink.sign_up_or_in(EMAIL, "ada@example.com", URI)
+    assert refused.value.status_code == 401 and error_code(refused.value) == "E011102"
