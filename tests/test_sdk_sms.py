@@ -1,0 +1,159 @@
+"""Sign-up-or-in by SMS through the Python SDK, with the real Twilio backend talking to a fake Twilio.
+
+The site's SMS backend is ``magiclink_auth.delivery.sms.TwilioBackend``; its ``API_BASE_URL`` points the
+twilio client at a small HTTP server on loopback, which receives the very request Twilio would. The link is
+read back out of that request's ``Body`` and verified through the SDK, as a person tapping it would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from descope import DeliveryMethod
+
+from magiclink_auth.models import PendingLink
+
+pytestmark = pytest.mark.sdk
+
+SMS = DeliveryMethod.SMS
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "twilio-auth-token-for-tests"
+FROM_NUMBER = "+15005550006"
+PHONE = "+14155550123"
+URI = "https://app.example.com/welcome"
+
+
+@dataclass
+class FakeTwilio:
+    url: str
+    requests: list[dict] = field(default_factory=list)
+    # What the next request is answered with: (HTTP status, JSON body).
+    reply: tuple[int, dict] | None = None
+
+    def basic_auth_of(self, request: dict) -> tuple[str, str]:
+        scheme, _, encoded = request["headers"]["Authorization"].partition(" ")
+        assert scheme == "Basic"
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+        return user, password
+
+
+@pytest.fixture
+def fake_twilio():
+    """An HTTP server on loopback answering Twilio's Messages API like Twilio does."""
+    fake: FakeTwilio
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            form = {key: values[0] for key, values in parse_qs(body).items()}
+            fake.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers),
+                                  "form": form})
+            status, payload = fake.reply or (201, {
+                "sid": f"SM{len(fake.requests):032d}", "status": "queued", "to": form.get("To"),
+                "from": form.get("From"), "body": form.get("Body"), "account_sid": ACCOUNT_SID,
+                "messaging_service_sid": form.get("MessagingServiceSid"),
+            })
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format, *args):  # keep the test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake = FakeTwilio(url=f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def twilio_delivery(settings, fake: FakeTwilio, **sender) -> None:
+    options = {"ACCOUNT_SID": ACCOUNT_SID, "AUTH_TOKEN": AUTH_TOKEN, "API_BASE_URL": fake.url, "TIMEOUT": 5,
+               **(sender or {"FROM_NUMBER": FROM_NUMBER})}
+    settings.MAGICLINK_AUTH = {
+        **settings.MAGICLINK_AUTH,
+        "DELIVERY": {**settings.MAGICLINK_AUTH["DELIVERY"],
+                     "sms": {"BACKEND": "magiclink_auth.delivery.sms.TwilioBackend", "OPTIONS": options}},
+    }
+
+
+def link_in(body: str) -> str:
+    urls = re.findall(r"https?://\S+", body)
+    assert len(urls) == 1, body
+    return urls[0]
+
+
+def token_in(body: str) -> str:
+    return parse_qs(urlsplit(link_in(body)).query)["t"][0]
+
+
+def test_sms_sign_up_or_in_through_twilio_then_verify(descope, fake_twilio, settings, outbox):
+    twilio_delivery(settings, fake_twilio)
+
+    masked = descope.magiclink.sign_up_or_in(SMS, PHONE, URI)
+    assert masked.endswith("0123") and PHONE not in masked
+
+    [request] = fake_twilio.requests
+    assert request["path"] == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    assert fake_twilio.basic_auth_of(request) == (ACCOUNT_SID, AUTH_TOKEN)
+    form = request["form"]
+    assert form["To"] == PHONE and form["From"] == FROM_NUMBER
+    assert link_in(form["Body"]).startswith(f"{URI}?t=")
+    assert outbox == [], "the SMS went through Twilio, not the in-memory backend"
+
+    verified = descope.magiclink.verify(token_in(form["Body"]))
+    assert verified["firstSeen"] is True
+    assert verified["sessionToken"]["amr"] == ["sms"]
+    assert verified["user"]["phone"] == PHONE and verified["user"]["verifiedPhone"] is True
+    assert verified["user"]["loginIds"] == [PHONE]
+    session = verified["sessionToken"]["jwt"]
+    assert descope.validate_session(session)["userId"] == verified["userId"]
+    link = PendingLink.objects.get()
+    assert link.delivery_status == PendingLink.Delivery.SENT
+    assert link.delivery_message_id == "SM" + "1".zfill(32), "Twilio's message sid is kept on the link"
+
+    # The same phone again signs in the same user.
+    descope.magiclink.sign_up_or_in(SMS, PHONE, URI)
+    again = descope.magiclink.verify(token_in(fake_twilio.requests[-1]["form"]["Body"]))
+    assert again["firstSeen"] is False and again["userId"] == verified["userId"]
+
+
+def test_sms_sign_in_through_a_messaging_service(descope, fake_twilio, settings):
+    twilio_delivery(settings, fake_twilio, MESSAGING_SERVICE_SID="MG" + "2" * 32)
+    descope.magiclink.sign_up_or_in(SMS, PHONE, URI)
+    descope.magiclink.verify(token_in(fake_twilio.requests[-1]["form"]["Body"]))
+
+    assert descope.magiclink.sign_in(SMS, PHONE, URI).endswith("0123")
+    form = fake_twilio.requests[-1]["form"]
+    assert form["MessagingServiceSid"] == "MG" + "2" * 32 and "From" not in form
+    assert descope.magiclink.verify(token_in(form["Body"]))["firstSeen"] is False
+
+
+def test_twilio_refusing_the_message_is_recorded_without_the_link(descope, fake_twilio, settings):
+    twilio_delivery(settings, fake_twilio)
+    fake_twilio.reply = (400, {"code": 21211, "message": "The 'To' number is not a valid phone number.",
+                               "status": 400, "more_info": "https://www.twilio.com/docs/errors/21211"})
+
+    # The start call answered before delivery was attempted; the failure is recorded on the link.
+    assert descope.magiclink.sign_up_or_in(SMS, PHONE, URI).endswith("0123")
+    [request] = fake_twilio.requests
+    token = token_in(request["form"]["Body"])
+    link = PendingLink.objects.get()
+    assert link.delivery_status == PendingLink.Delivery.FAILED
+    assert "400" in link.delivery_error and "21211" in link.delivery_error
+    assert token not in link.delivery_error
