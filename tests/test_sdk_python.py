@@ -4,11 +4,14 @@ Nothing here talks to the app except through the SDK: it builds the requests, va
 JWKs it fetches from ``/v2/keys/<project id>``, and turns our error JSON into its exceptions.
 """
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from descope import AuthException, DeliveryMethod
+from descope import AuthException, DeliveryMethod, LoginOptions, SignUpOptions
+from django.utils import timezone
 
+from magiclink_auth.models import PendingLink, Profile
 from tests.conftest import PROJECT_ID, error_code, token_of
 
 pytestmark = pytest.mark.sdk
@@ -162,3 +165,58 @@ def test_another_project_id_is_refused(live_server, transactional_db):
     with pytest.raises(AuthException) as refused:
         stranger.magiclink.sign_up_or_in(EMAIL, "ada@example.com", URI)
     assert refused.value.status_code == 401 and error_code(refused.value) == "E011102"
+
+
+def test_login_options_reach_the_message_and_the_session(descope, outbox):
+    email = "ada@example.com"
+    options = SignUpOptions(custom_claims={"plan": "pro"}, template_options={"greeting": "Hello"})
+    descope.magiclink.sign_up(EMAIL, email, URI, signup_options=options)
+    message = link_for(outbox, email)
+    assert message.context["options"] == {"greeting": "Hello"}
+    first = descope.magiclink.verify(token_of(message))
+    assert first["sessionToken"]["plan"] == "pro"
+    assert descope.validate_session(first["sessionToken"]["jwt"])["sessionToken"]["plan"] == "pro"
+
+    # revokeOtherSessions: the new session is the only one left.
+    descope.magiclink.sign_in(EMAIL, email, URI, LoginOptions(revoke_other_sessions=True))
+    second = descope.magiclink.verify(token_of(link_for(outbox, email)))
+    assert "plan" not in second["sessionToken"]
+    with pytest.raises(AuthException) as refused:
+        descope.refresh_session(first["refreshSessionToken"]["jwt"])
+    assert refused.value.status_code == 401 and error_code(refused.value) == "E061303"
+    assert descope.me(second["refreshSessionToken"]["jwt"])["loginIds"] == [email]
+
+
+def test_reserved_custom_claims_are_refused(descope, outbox):
+    options = SignUpOptions(custom_claims={"sub": "someone-else"})
+    with pytest.raises(AuthException) as refused:
+        descope.magiclink.sign_up_or_in(EMAIL, "ada@example.com", URI, options)
+    assert refused.value.status_code == 400 and error_code(refused.value) == "E062601"
+    assert outbox == []
+
+
+def test_a_disabled_user_cannot_sign_in(descope, outbox):
+    descope.magiclink.sign_up(EMAIL, "ada@example.com", URI)
+    descope.magiclink.verify(token_of(link_for(outbox, "ada@example.com")))
+    Profile.objects.update(status=Profile.Status.DISABLED)
+    with pytest.raises(AuthException) as refused:
+        descope.magiclink.sign_in(EMAIL, "ada@example.com", URI)
+    assert refused.value.status_code == 403 and error_code(refused.value) == "E062109"
+
+
+def test_an_expired_link_is_refused(descope, outbox):
+    descope.magiclink.sign_up(EMAIL, "ada@example.com", URI)
+    PendingLink.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(AuthException) as refused:
+        descope.magiclink.verify(token_of(link_for(outbox, "ada@example.com")))
+    assert refused.value.status_code == 401 and error_code(refused.value) == "E062502"
+
+
+def test_a_newer_link_voids_the_older_one(descope, outbox):
+    descope.magiclink.sign_up_or_in(EMAIL, "ada@example.com", URI)
+    older = token_of(link_for(outbox, "ada@example.com"))
+    descope.magiclink.sign_up_or_in(EMAIL, "ada@example.com", URI)
+    with pytest.raises(AuthException) as refused:
+        descope.magiclink.verify(older)
+    assert refused.value.status_code == 401 and error_code(refused.value) == "E062505"
+    assert descope.magiclink.verify(token_of(link_for(outbox, "ada@example.com")))["firstSeen"] is True
