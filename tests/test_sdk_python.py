@@ -4,6 +4,7 @@ Nothing here talks to the app except through the SDK: it builds the requests, va
 JWKs it fetches from ``/v2/keys/<project id>``, and turns our error JSON into its exceptions.
 """
 
+import asyncio
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -220,3 +221,26 @@ def test_a_newer_link_voids_the_older_one(descope, outbox):
         descope.magiclink.verify(older)
     assert refused.value.status_code == 401 and error_code(refused.value) == "E062505"
     assert descope.magiclink.verify(token_of(link_for(outbox, "ada@example.com")))["firstSeen"] is True
+
+
+def test_the_async_client_runs_the_same_life_cycle(live_server, transactional_db, outbox):
+    from descope import DescopeClientAsync
+
+    email = "ada@example.com"
+
+    async def life_cycle():
+        async with DescopeClientAsync(project_id=PROJECT_ID, base_url=live_server.url) as client:
+            assert (await client.magiclink.sign_up_or_in(EMAIL, email, URI)).endswith("@example.com")
+            verified = await client.magiclink.verify(token_of(link_for(outbox, email)))
+            session, refresh = session_of(verified)
+            assert (await client.validate_session(session))["userId"] == verified["userId"]
+            _, rotated = session_of(await client.refresh_session(refresh))
+            assert rotated != refresh
+            assert (await client.me(rotated))["loginIds"] == [email]
+            await client.logout(rotated)
+            with pytest.raises(AuthException) as refused:
+                await client.me(rotated)
+            return refused.value
+
+    refused = asyncio.run(life_cycle())
+    assert refused.status_code == 401 and error_code(refused) == "E061303"
