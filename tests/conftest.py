@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import django
@@ -109,3 +110,13 @@ def descope(live_server, transactional_db):
 def error_code(exc) -> str:
     """The protocol error code inside an SDK ``AuthException``: its message is our error JSON as sent."""
     return json.loads(exc.error_message)["errorCode"]
+
+
+@contextmanager
+def sdk_refused(status: int, code: str):
+    """The SDK call in the block must raise ``AuthException`` carrying our HTTP status and error code."""
+    from descope import AuthException
+
+    with pytest.raises(AuthException) as refused:
+        yield refused
+    assert refused.value.status_code == status and error_code(refused.value) == code, refused.value
