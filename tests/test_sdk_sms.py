@@ -19,6 +19,7 @@ import pytest
 from descope import DeliveryMethod
 
 from magiclink_auth.models import PendingLink
+from tests.conftest import sdk_refused
 
 pytestmark = pytest.mark.sdk
 
@@ -157,3 +158,20 @@ def test_twilio_refusing_the_message_is_recorded_without_the_link(descope, fake_
     assert link.delivery_status == PendingLink.Delivery.FAILED
     assert "400" in link.delivery_error and "21211" in link.delivery_error
     assert token not in link.delivery_error
+
+
+def test_sms_sign_up_with_a_name_through_twilio(descope, fake_twilio, settings):
+    twilio_delivery(settings, fake_twilio)
+    # sign_up adds the phone to the user and as a top-level "phone" field, as it does for Descope.
+    assert descope.magiclink.sign_up(SMS, PHONE, URI, user={"name": "Ada Lovelace"}).endswith("0123")
+    [request] = fake_twilio.requests
+    assert request["form"]["To"] == PHONE
+    verified = descope.magiclink.verify(token_in(request["form"]["Body"]))
+    assert verified["user"]["name"] == "Ada Lovelace" and verified["user"]["phone"] == PHONE
+
+
+def test_an_invalid_phone_is_refused_before_anything_is_sent(descope, fake_twilio, settings):
+    twilio_delivery(settings, fake_twilio)
+    with sdk_refused(400, "E062102"):
+        descope.magiclink.sign_up_or_in(SMS, "+1 555 not a phone", URI)
+    assert fake_twilio.requests == []
