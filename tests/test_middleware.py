@@ -79,10 +79,10 @@ def test_a_forged_session_cookie_without_refresh_is_cleared(client, signed_up):
 
 
 def test_a_revoked_refresh_ends_the_django_login_of_the_landing_page(client, outbox):
-    from .web_helpers import LANDING, ask_for_link, token_in
+    from .web_helpers import ask_for_link, confirm, token_in
 
     ask_for_link(client)
-    client.post(LANDING, {"t": token_in(outbox[-1])})
+    confirm(client, token_in(outbox[-1]))
     assert client.get(ACCOUNT).status_code == 200
     RefreshSession.objects.update(revoked_at=timezone.now(), revoked_reason="admin")
     client.cookies["DS"] = "expired.or.gone"

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from magiclink_auth.models import PendingLink
 
-from .web_helpers import LANDING, ask_for_link, claims, link_path, token_in
+from .web_helpers import LANDING, ask_for_link, confirm, claims, link_path, token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_link_opened_on_another_device_signs_in_the_device_that_asked(client, ou
     phone = Client()
     page = phone.get(link_path(outbox[-1]))
     assert b"another device" in page.content and b"form.submit()" not in page.content
-    confirmed = phone.post(LANDING, {"t": token_in(outbox[-1])})
+    confirmed = confirm(phone, token_in(outbox[-1]))
     assert confirmed.status_code == 200
     assert b"You are signed in on your other device" in confirmed.content
     assert "DS" not in confirmed.cookies and phone.get("/auth/account/").status_code == 302

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import re
+
 import pytest
 from django.contrib.auth import authenticate
 from django.test import Client, RequestFactory
@@ -13,16 +15,12 @@ from django.utils import timezone
 from magiclink_auth.models import PendingLink
 
 from .conftest import token_of
-from .web_helpers import LANDING, ask_for_link, claims, link_path, token_in
+from .web_helpers import LANDING, ask_for_link, claims, confirm, link_path, token_in
 
 pytestmark = pytest.mark.django_db
 
 VERIFY = "/v1/auth/magiclink/verify"
 SCANNER_UA = "Mozilla/5.0 (compatible; Microsoft Office/16.0; SafeLinks scanner)"
-
-
-def confirm(client: Client, token: str):
-    return client.post(LANDING, {"t": token})
 
 
 def test_get_and_head_of_a_link_as_a_scanner_leave_the_token_usable(client, api, outbox):
@@ -79,8 +77,19 @@ def test_confirm_logs_in_sets_cookies_and_redirects_with_303(client, outbox):
 
 def test_redirect_goes_where_the_link_was_bound_not_where_the_request_says(client, outbox):
     ask_for_link(client)
-    response = client.post(LANDING + "?next=https://evil.net/", {"t": token_in(outbox[-1]), "next": "//evil.net"})
+    response = confirm(client, token_in(outbox[-1]), QUERY_STRING="next=https://evil.net/")
     assert response["Location"] == "/auth/account/"
+
+
+def test_a_post_without_this_browsers_ticket_consumes_nothing(client, outbox):
+    """A cross-site form post (login CSRF) arrives without the Lax browser cookie, so its ticket fails."""
+    ask_for_link(client)
+    attacker = Client()
+    page = attacker.post(LANDING, {"t": token_in(outbox[-1])})
+    ticket = re.search(rb'name="ticket" value="([^"]*)"', page.content).group(1).decode()
+    forged = client.post(LANDING, {"t": token_in(outbox[-1]), "ticket": ticket})
+    assert forged.status_code == 200 and b"Confirm sign-in" in forged.content and "DS" not in forged.cookies
+    assert PendingLink.objects.get().consumed_at is None
 
 
 def test_double_click_in_the_same_browser_gets_the_same_session(client, outbox):

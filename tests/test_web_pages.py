@@ -9,7 +9,7 @@ from django.test import Client
 
 from magiclink_auth.models import RefreshSession
 
-from .web_helpers import LANDING, ask_for_link, link_path, token_in
+from .web_helpers import LANDING, ask_for_link, confirm, link_path, token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def test_resend_sends_a_new_link_and_the_old_one_stops_working(client, outbox):
     with TestCase.captureOnCommitCallbacks(execute=True):
         page = client.post(CHECK, {"action": "resend"})
     assert b"A new link is on its way" in page.content and len(outbox) == 2
-    stale = client.post(LANDING, {"t": token_in(first)})
+    stale = confirm(client, token_in(first))
     assert stale.status_code == 410 and b'id="ask-again"' in stale.content
 
 
@@ -76,7 +76,7 @@ def test_the_account_page_needs_a_sign_in(client):
 
 def test_the_account_page_shows_the_user_and_their_login_ids(client, outbox):
     ask_for_link(client)
-    client.post(LANDING, {"t": token_in(outbox[-1])})
+    confirm(client, token_in(outbox[-1]))
     page = client.get(ACCOUNT)
     assert b"You are signed in" in page.content
     assert b"ada@example.com (verified)" in page.content and b'id="logout"' in page.content
@@ -84,7 +84,7 @@ def test_the_account_page_shows_the_user_and_their_login_ids(client, outbox):
 
 def test_sign_out_clears_both_cookies_and_revokes_the_session(client, outbox):
     ask_for_link(client)
-    client.post(LANDING, {"t": token_in(outbox[-1])})
+    confirm(client, token_in(outbox[-1]))
     response = client.post(LOGOUT)
     assert response.status_code == 303 and response["Location"].startswith(START)
     assert response.cookies["DS"]["max-age"] == 0 and response.cookies["DSR"]["max-age"] == 0

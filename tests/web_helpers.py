@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -29,3 +30,10 @@ def token_in(message) -> str:
 
 def claims(token: str) -> dict:
     return jwt.decode(token, options={"verify_signature": False})
+
+
+def confirm(client: Client, token: str, **extra):
+    """What the confirm page's form does: post the token with the ticket the page was served with."""
+    page = client.post(LANDING, {"t": token, "action": "review"})
+    found = re.search(rb'name="ticket" value="([^"]*)"', page.content)
+    return client.post(LANDING, {"t": token, "ticket": found.group(1).decode() if found else ""}, **extra)

@@ -34,6 +34,10 @@ __all__ = ["StartView", "CheckView", "AccountView", "LogoutView", "OutboxView"]
 PENDING_KEY = "magiclink_pending"
 
 
+def _site_page(request: HttpRequest, name: str, context: dict | None = None, status: int = 200) -> HttpResponse:
+    return _page(request, name, context, status, referrer=True)
+
+
 def _url(name: str) -> str:
     return reverse(f"magiclink_auth_web:{name}")
 
@@ -57,16 +61,16 @@ def _error_message(exc: MagicLinkError) -> str:
 @method_decorator(csrf_protect, name="dispatch")
 class StartView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        return _page(request, "start.html")
+        return _site_page(request, "start.html")
 
     def post(self, request: HttpRequest) -> HttpResponse:
         login_id = request.POST.get("login_id", "").strip()[:320]
         if not login_id:
-            return _page(request, "start.html", {"error": "Enter your email address or phone number."}, 400)
+            return _site_page(request, "start.html", {"error": "Enter your email address or phone number."}, 400)
         try:
             _send(request, login_id)
         except MagicLinkError as exc:
-            return _page(request, "start.html", {"error": _error_message(exc), "login_id": login_id},
+            return _site_page(request, "start.html", {"error": _error_message(exc), "login_id": login_id},
                          exc.status)
         response = HttpResponseRedirect(_url("check"), status=303)
         browsers.ensure_browser_cookie(request, response)
@@ -92,7 +96,7 @@ class CheckView(View):
         pending = request.session.get(PENDING_KEY)
         if not pending:
             return redirect(_url("start"))
-        return _page(request, "check.html", self._context(pending))
+        return _site_page(request, "check.html", self._context(pending))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         pending = request.session.get(PENDING_KEY)
@@ -102,14 +106,14 @@ class CheckView(View):
             try:
                 _send(request, pending["loginId"])
             except MagicLinkError as exc:
-                return _page(request, "check.html", {**self._context(pending), "error": _error_message(exc)},
+                return _site_page(request, "check.html", {**self._context(pending), "error": _error_message(exc)},
                              exc.status)
-            return _page(request, "check.html", {**self._context(request.session[PENDING_KEY]), "resent": True})
+            return _site_page(request, "check.html", {**self._context(request.session[PENDING_KEY]), "resent": True})
         # Without script: the person says they clicked the link; collect the session if it is there.
         try:
             collected = browsers.collect(pending["pendingRef"])
         except MagicLinkError as exc:
-            return _page(request, "check.html", {**self._context(pending), "error": _error_message(exc)}, 409)
+            return _site_page(request, "check.html", {**self._context(pending), "error": _error_message(exc)}, 409)
         del request.session[PENDING_KEY]
         return complete_login(request, collected.tokens.session.user, collected.tokens, _url("account"))
 
@@ -119,7 +123,7 @@ class AccountView(View):
         if not request.user.is_authenticated:
             return redirect(_url("start"))
         user = request.user
-        return _page(request, "account.html", {
+        return _site_page(request, "account.html", {
             "profile": get_profile(user),
             "login_ids": LoginId.objects.filter(user=user),
         })
@@ -154,7 +158,7 @@ class OutboxView(View):
         for config in app_settings.DELIVERY.values():
             if config.get("BACKEND", "").endswith("dev.FileBackend"):
                 messages += _read_file(Path(config.get("OPTIONS", {}).get("PATH", "")))
-        return _page(request, "outbox.html", {"sent": list(reversed(messages))})
+        return _site_page(request, "outbox.html", {"sent": list(reversed(messages))})
 
 
 def _read_file(path: Path) -> list[dict]:

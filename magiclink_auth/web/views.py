@@ -17,12 +17,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.core import signing
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
-from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 
 from .. import flows
+from ..conf import app_settings
 from ..cookies import set_session_cookies
 from ..errors import InvalidLink, MagicLinkError
 from ..identifiers import mask
@@ -55,10 +57,38 @@ def start_url() -> str:
     return reverse("magiclink_auth_web:start")
 
 
-def _page(request: HttpRequest, name: str, context: dict | None = None, status: int = 200) -> HttpResponse:
+def _page(request: HttpRequest, name: str, context: dict | None = None, status: int = 200, *,
+          referrer: bool = False) -> HttpResponse:
+    """Render a page; without ``referrer`` (pages about a link) its URL never leaks as a Referer.
+
+    Pages with forms protected by Django's CSRF check keep the default policy: a page under ``no-referrer``
+    makes the browser send ``Origin: null`` with its POSTs, which that check refuses.
+    """
     response = render(request, TEMPLATES + name, {"start_url": start_url(), **(context or {})}, status=status)
     browsers.ensure_browser_cookie(request, response)
+    if referrer:
+        add_never_cache_headers(response)
+        return response
     return private(response)
+
+
+# The confirm form carries a ticket signed for this browser instead of Django's CSRF token: the landing page
+# is under no-referrer (its URL holds the token), so its POST arrives with `Origin: null`. The browser id
+# cookie is SameSite=Lax, so a cross-site POST arrives without it and its ticket does not match.
+TICKET_SALT = "magiclink_auth.web.landing"
+
+
+def _ticket(request: HttpRequest) -> str:
+    return signing.dumps(browsers.browser_id(request), salt=TICKET_SALT)
+
+
+def _ticket_ok(request: HttpRequest) -> bool:
+    max_age = app_settings.LINK_LIFETIME + app_settings.CONFIRM_REPLAY_WINDOW
+    try:
+        value = signing.loads(request.POST.get("ticket", ""), salt=TICKET_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return False
+    return value == browsers.browser_id(request)
 
 
 def _problem(request: HttpRequest, key: str) -> HttpResponse:
@@ -94,7 +124,7 @@ def _meta(request: HttpRequest) -> flows.RequestMeta:
     )
 
 
-@method_decorator(csrf_protect, name="dispatch")
+@method_decorator(csrf_exempt, name="dispatch")
 class LandingView(View):
     http_method_names = ["get", "head", "post"]
 
@@ -107,7 +137,7 @@ class LandingView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         token = request.POST.get("t", "")
-        if request.POST.get("action") == "review":
+        if request.POST.get("action") == "review" or not _ticket_ok(request):
             return self._review(request, token)
         return self._confirm(request, token)
 
@@ -119,7 +149,7 @@ class LandingView(View):
             replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
             if replay is None:
                 return _problem(request, exc.key)
-            return _page(request, "landing.html", {"token": token, "auto_submit": True})
+            return _page(request, "landing.html", {"token": token, "auto_submit": True, "ticket": _ticket(request)})
         row = BrowserLogin.objects.filter(link=link).first()
         owner = link.user or find_user(link.login_id)
         signed_in_as_other = request.user.is_authenticated and (owner is None or owner.pk != request.user.pk)
@@ -130,6 +160,7 @@ class LandingView(View):
             "other_device": browsers.confirmed_elsewhere(row, request),
             "signed_in_as_other": signed_in_as_other,
             "auto_submit": same_browser and not signed_in_as_other,
+            "ticket": _ticket(request),
         })
 
     def _confirm(self, request: HttpRequest, token: str) -> HttpResponse:
