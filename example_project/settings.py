@@ -1,7 +1,7 @@
 """Settings of the example site, read from environment variables so one file serves laptop and server.
 
-With no environment at all: SQLite, local-memory cache, the immediate task backend, mail and SMS printed
-to the console, DEBUG on. See README.md for every variable.
+With no environment at all: SQLite, local-memory cache, the immediate task backend, DEBUG on, and links
+written to sent_mail/outbox.jsonl, listed by the dev outbox page (/auth/dev/outbox/). See README.md for every variable.
 """
 
 import os

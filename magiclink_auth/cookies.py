@@ -7,7 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from .conf import app_settings
 
 __all__ = [
-    "cookie_names", "browser_cookie_name", "set_session_cookies", "clear_session_cookies", "set_browser_cookie",
+    "cookie_names", "browser_cookie_name", "set_session_cookies", "clear_session_cookies",
+    "set_browser_cookie",
 ]
 
 

@@ -7,7 +7,8 @@ from .api.pending import PendingSessionView
 
 urlpatterns = [
     # Before the API's include, whose catch-all answers unknown v1/ paths.
-    path("v1/auth/magiclink/pending-session", PendingSessionView.as_view(), name="magiclink_auth_pending_session"),
+    path("v1/auth/magiclink/pending-session", PendingSessionView.as_view(),
+         name="magiclink_auth_pending_session"),
     path("", include("magiclink_auth.api.urls")),
     path("", include("magiclink_auth.web.urls")),
 ]

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from magiclink_auth.models import PendingLink
 
-from .web_helpers import LANDING, ask_for_link, confirm, claims, link_path, token_in
+from .web_helpers import ask_for_link, claims, confirm, link_path, token_in
 
 pytestmark = pytest.mark.django_db
 

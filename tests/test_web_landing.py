@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
-
-import re
 
 import pytest
 from django.contrib.auth import authenticate

@@ -9,11 +9,12 @@ from django.test import Client
 
 from magiclink_auth.models import RefreshSession
 
-from .web_helpers import LANDING, ask_for_link, confirm, link_path, token_in
+from .web_helpers import ask_for_link, confirm, link_path, token_in
 
 pytestmark = pytest.mark.django_db
 
-START, CHECK, ACCOUNT, LOGOUT, OUTBOX = "/auth/login/", "/auth/check/", "/auth/account/", "/auth/logout/", "/auth/dev/outbox/"
+START, CHECK, ACCOUNT = "/auth/login/", "/auth/check/", "/auth/account/"
+LOGOUT, OUTBOX = "/auth/logout/", "/auth/dev/outbox/"
 
 
 def test_the_sign_in_page_has_a_labelled_field(client):

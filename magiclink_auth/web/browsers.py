@@ -77,7 +77,9 @@ def record_confirm(link: PendingLink, request: HttpRequest) -> BrowserLogin:
 
 def completion_of(token: str) -> BrowserLogin | None:
     link = PendingLink.objects.filter(token_hash=hash_token(token)).first() if token else None
-    return BrowserLogin.objects.select_related("link", "session__user").filter(link=link).first() if link else None
+    if link is None:
+        return None
+    return BrowserLogin.objects.select_related("link", "session__user").filter(link=link).first()
 
 
 def replay_session(token: str, request: HttpRequest) -> BrowserLogin | None:

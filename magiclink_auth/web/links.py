@@ -20,7 +20,8 @@ def landing_url(next_path: str = "") -> str:
     except NoReverseMatch:
         return ""
     origin = urlsplit(app_settings.REDIRECT_URLS[0])
-    return urlunsplit((origin.scheme, origin.netloc, path, urlencode({"next": next_path}) if next_path else "", ""))
+    query = urlencode({"next": next_path}) if next_path else ""
+    return urlunsplit((origin.scheme, origin.netloc, path, query, ""))
 
 
 def is_landing(path: str) -> bool:

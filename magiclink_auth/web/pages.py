@@ -34,7 +34,8 @@ __all__ = ["StartView", "CheckView", "AccountView", "LogoutView", "OutboxView"]
 PENDING_KEY = "magiclink_pending"
 
 
-def _site_page(request: HttpRequest, name: str, context: dict | None = None, status: int = 200) -> HttpResponse:
+def _site_page(request: HttpRequest, name: str, context: dict | None = None,
+               status: int = 200) -> HttpResponse:
     return _page(request, name, context, status, referrer=True)
 
 
@@ -54,10 +55,6 @@ def _send(request: HttpRequest, login_id: str) -> None:
                                     "method": method, "pendingRef": pending_ref}
 
 
-def _error_message(exc: MagicLinkError) -> str:
-    return exc.message
-
-
 @method_decorator(csrf_protect, name="dispatch")
 class StartView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -66,12 +63,13 @@ class StartView(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         login_id = request.POST.get("login_id", "").strip()[:320]
         if not login_id:
-            return _site_page(request, "start.html", {"error": "Enter your email address or phone number."}, 400)
+            error = "Enter your email address or phone number."
+            return _site_page(request, "start.html", {"error": error}, 400)
         try:
             _send(request, login_id)
         except MagicLinkError as exc:
-            return _site_page(request, "start.html", {"error": _error_message(exc), "login_id": login_id},
-                         exc.status)
+            return _site_page(request, "start.html", {"error": exc.message, "login_id": login_id},
+                              exc.status)
         response = HttpResponseRedirect(_url("check"), status=303)
         browsers.ensure_browser_cookie(request, response)
         return response
@@ -106,14 +104,15 @@ class CheckView(View):
             try:
                 _send(request, pending["loginId"])
             except MagicLinkError as exc:
-                return _site_page(request, "check.html", {**self._context(pending), "error": _error_message(exc)},
-                             exc.status)
-            return _site_page(request, "check.html", {**self._context(request.session[PENDING_KEY]), "resent": True})
+                return _site_page(request, "check.html", {**self._context(pending), "error": exc.message},
+                                  exc.status)
+            context = {**self._context(request.session[PENDING_KEY]), "resent": True}
+            return _site_page(request, "check.html", context)
         # Without script: the person says they clicked the link; collect the session if it is there.
         try:
             collected = browsers.collect(pending["pendingRef"])
         except MagicLinkError as exc:
-            return _site_page(request, "check.html", {**self._context(pending), "error": _error_message(exc)}, 409)
+            return _site_page(request, "check.html", {**self._context(pending), "error": exc.message}, 409)
         del request.session[PENDING_KEY]
         return complete_login(request, collected.tokens.session.user, collected.tokens, _url("account"))
 

@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import login, logout
+from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django.core import signing
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -149,7 +149,8 @@ class LandingView(View):
             replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
             if replay is None:
                 return _problem(request, exc.key)
-            return _page(request, "landing.html", {"token": token, "auto_submit": True, "ticket": _ticket(request)})
+            context = {"token": token, "auto_submit": True, "ticket": _ticket(request)}
+            return _page(request, "landing.html", context)
         row = BrowserLogin.objects.filter(link=link).first()
         owner = link.user or find_user(link.login_id)
         signed_in_as_other = request.user.is_authenticated and (owner is None or owner.pk != request.user.pk)
