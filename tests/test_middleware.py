@@ -92,7 +92,9 @@ def test_a_revoked_refresh_ends_the_django_login_of_the_landing_page(client, out
 
 
 def test_without_cookies_a_password_login_is_left_alone(client, django_user_model):
-    user = django_user_model.objects.create_user("admin", "admin@example.com", "pw", is_staff=True,
-                                                 is_superuser=True)
+    user = django_user_model(**{django_user_model.USERNAME_FIELD: "admin@example.com"},
+                             is_staff=True, is_superuser=True)
+    user.set_password("pw")
+    user.save()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     assert client.get("/admin/").status_code == 200
