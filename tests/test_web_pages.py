@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client
+from django.test import Client, TestCase
 
 from magiclink_auth.models import RefreshSession
 
@@ -49,13 +49,32 @@ def test_a_bad_address_is_shown_on_the_sign_in_page(client, outbox, login_id, me
     assert outbox == []
 
 
+def resend(client):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(CHECK, {"action": "resend"})
+
+
+def cool_down(client):
+    session = client.session
+    session["magiclink_pending"]["sentAt"] -= 61
+    session.save()
+
+
+def test_resend_waits_for_the_cooldown(client, outbox):
+    ask_for_link(client)
+    early = resend(client)
+    assert early.status_code == 429 and 55 <= int(early["Retry-After"]) <= 60
+    assert b"You can ask for another in" in early.content and len(outbox) == 1
+    again = ask_for_link(client)  # the sign-in page keeps the same cooldown for the same address
+    assert again.status_code == 429 and len(outbox) == 1
+    assert ask_for_link(client, "bob@example.com").status_code == 303
+
+
 def test_resend_sends_a_new_link_and_the_old_one_stops_working(client, outbox):
     ask_for_link(client)
     first = outbox[-1]
-    from django.test import TestCase
-
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        page = client.post(CHECK, {"action": "resend"})
+    cool_down(client)
+    page = resend(client)
     assert b"A new link is on its way" in page.content and len(outbox) == 2
     stale = confirm(client, token_in(first))
     assert stale.status_code == 410 and b'id="ask-again"' in stale.content

@@ -6,6 +6,9 @@ Templates live in ``templates/magiclink_auth/web/``; a site overrides any of the
 from __future__ import annotations
 
 import json
+import math
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -32,6 +35,7 @@ from .views import _meta, _page, complete_login, private
 __all__ = ["StartView", "CheckView", "AccountView", "LogoutView", "OutboxView"]
 
 PENDING_KEY = "magiclink_pending"
+DEFAULT_COOLDOWN = timedelta(seconds=60)
 
 
 def _site_page(request: HttpRequest, name: str, context: dict | None = None,
@@ -43,8 +47,27 @@ def _url(name: str) -> str:
     return reverse(f"magiclink_auth_web:{name}")
 
 
+def _cooldown_left(request: HttpRequest, login_id: str) -> int:
+    """Seconds before this browser may have another link sent to the same address.
+
+    The API's throttles guard its own endpoints; these pages start flows directly, so they keep the resend
+    cooldown themselves (``RESEND_COOLDOWN`` where the site sets one, else 60 seconds).
+    """
+    pending = request.session.get(PENDING_KEY) or {}
+    if pending.get("loginId") != login_id:
+        return 0
+    cooldown = getattr(app_settings, "RESEND_COOLDOWN", DEFAULT_COOLDOWN).total_seconds()
+    return max(0, math.ceil(pending.get("sentAt", 0) + cooldown - time.time()))
+
+
 def _send(request: HttpRequest, login_id: str) -> None:
     """Start a sign-up-or-in from this browser, bound to it, and remember what the check page needs."""
+    wait = _cooldown_left(request, login_id)
+    if wait:
+        message = f"A link was just sent. You can ask for another in {wait} seconds."
+        error = MagicLinkError("rate_limited", message)
+        error.retry_after = wait
+        raise error
     method = EMAIL if "@" in login_id else SMS
     result = flows.sign_up_or_in(
         method, login_id, uri=landing_url(next_path=_url("account")),
@@ -52,7 +75,14 @@ def _send(request: HttpRequest, login_id: str) -> None:
     )
     pending_ref = browsers.bind_link(result.link, request, cross_device=True)
     request.session[PENDING_KEY] = {"loginId": login_id, "masked": result.masked_address,
-                                    "method": method, "pendingRef": pending_ref}
+                                    "method": method, "pendingRef": pending_ref, "sentAt": time.time()}
+
+
+def _refused(request: HttpRequest, template: str, context: dict, exc: MagicLinkError) -> HttpResponse:
+    response = _site_page(request, template, {**context, "error": exc.message}, exc.status)
+    if exc.key == "rate_limited":
+        response["Retry-After"] = str(getattr(exc, "retry_after", 60))
+    return response
 
 
 @method_decorator(csrf_protect, name="dispatch")
@@ -68,8 +98,7 @@ class StartView(View):
         try:
             _send(request, login_id)
         except MagicLinkError as exc:
-            return _site_page(request, "start.html", {"error": exc.message, "login_id": login_id},
-                              exc.status)
+            return _refused(request, "start.html", {"login_id": login_id}, exc)
         response = HttpResponseRedirect(_url("check"), status=303)
         browsers.ensure_browser_cookie(request, response)
         return response
@@ -104,8 +133,7 @@ class CheckView(View):
             try:
                 _send(request, pending["loginId"])
             except MagicLinkError as exc:
-                return _site_page(request, "check.html", {**self._context(pending), "error": exc.message},
-                                  exc.status)
+                return _refused(request, "check.html", {**self._context(pending)}, exc)
             context = {**self._context(request.session[PENDING_KEY]), "resent": True}
             return _site_page(request, "check.html", context)
         # Without script: the person says they clicked the link; collect the session if it is there.
