@@ -45,6 +45,7 @@ def test_the_browser_that_asked_confirms_by_script(client, outbox):
     page = client.get(link_path(outbox[-1]))
     assert b"form.submit()" in page.content
     assert b'name="t"' in page.content and b"<button" in page.content  # works without script too
+    assert b'action="/auth/link/"' in page.content  # the token goes in the body, not in another URL
 
 
 def test_another_browser_must_click_and_sees_whose_account(outbox, client):

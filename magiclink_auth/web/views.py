@@ -64,7 +64,9 @@ def _page(request: HttpRequest, name: str, context: dict | None = None, status: 
     Pages with forms protected by Django's CSRF check keep the default policy: a page under ``no-referrer``
     makes the browser send ``Origin: null`` with its POSTs, which that check refuses.
     """
-    response = render(request, TEMPLATES + name, {"start_url": start_url(), **(context or {})}, status=status)
+    # The confirm form posts to the bare path: the token goes in the body, not in another logged URL.
+    base = {"start_url": start_url(), "action": request.path}
+    response = render(request, TEMPLATES + name, {**base, **(context or {})}, status=status)
     browsers.ensure_browser_cookie(request, response)
     if referrer:
         add_never_cache_headers(response)
