@@ -1,14 +1,15 @@
 """Settings of the example site, read from environment variables so one file serves laptop and server.
 
 With no environment at all: SQLite, local-memory cache, the immediate task backend, DEBUG on, and links
-written to sent_mail/outbox.jsonl, listed by the dev outbox page (/auth/dev/outbox/). See README.md for every variable.
+written to sent_mail/outbox.jsonl, listed by the dev outbox page (/auth/dev/outbox/).
+See README.md for every variable.
 """
 
 import os
 from pathlib import Path
 
-import dj_database_url
 import django
+import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
