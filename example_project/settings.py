@@ -1,7 +1,8 @@
 """Settings of the example site, read from environment variables so one file serves laptop and server.
 
-With no environment at all: SQLite, local-memory cache, the immediate task backend, mail and SMS printed
-to the console, DEBUG on. See README.md for every variable.
+With no environment at all: SQLite, local-memory cache, the immediate task backend, DEBUG on, and links
+written to sent_mail/outbox.jsonl, listed by the dev outbox page (/auth/dev/outbox/).
+See README.md for every variable.
 """
 
 import os
@@ -40,6 +41,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user from the DS / DSR cookies, refreshed transparently; after AuthenticationMiddleware.
+    "magiclink_auth.middleware.MagicLinkSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -103,9 +106,23 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "/"
+LOGIN_URL = "/auth/login/"
+LOGIN_REDIRECT_URL = "/auth/account/"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "magiclink_auth.backends.MagicLinkBackend",
+]
 
 REDIRECT_URLS = env_list("MAGICLINK_REDIRECT_URLS", "http://localhost:8000/,http://127.0.0.1:8000/")
+
+# In development with no mail backend chosen, links also land in a file that the dev outbox page
+# (/auth/dev/outbox/, DEBUG only) lists, so a newcomer can click them without a mail server.
+DEV_OUTBOX = {"BACKEND": "magiclink_auth.delivery.dev.FileBackend",
+              "OPTIONS": {"PATH": str(BASE_DIR / "sent_mail" / "outbox.jsonl")}}
+if DEBUG and "EMAIL_BACKEND" not in os.environ:
+    EMAIL_DELIVERY = DEV_OUTBOX
+else:
+    EMAIL_DELIVERY = {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}}
 
 if os.environ.get("TWILIO_ACCOUNT_SID"):
     SMS_DELIVERY = {
@@ -121,17 +138,17 @@ if os.environ.get("TWILIO_ACCOUNT_SID"):
 elif os.environ.get("SMS_FILE_PATH"):
     SMS_DELIVERY = {"BACKEND": "magiclink_auth.delivery.dev.FileBackend",
                     "OPTIONS": {"PATH": os.environ["SMS_FILE_PATH"]}}
+elif DEBUG:
+    SMS_DELIVERY = DEV_OUTBOX
 else:
     SMS_DELIVERY = {"BACKEND": "magiclink_auth.delivery.dev.ConsoleBackend", "OPTIONS": {}}
 
 MAGICLINK_AUTH = {
     "PROJECT_ID": os.environ.get("MAGICLINK_PROJECT_ID", "P2exampleproject"),
     "REDIRECT_URLS": REDIRECT_URLS,
-    "DEFAULT_REDIRECT_URL": os.environ.get("MAGICLINK_DEFAULT_REDIRECT_URL", REDIRECT_URLS[0] if REDIRECT_URLS else ""),
-    "DELIVERY": {
-        "email": {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}},
-        "sms": SMS_DELIVERY,
-    },
+    # Empty: links go to the app's landing page (/auth/link/) on the first redirect URL's origin.
+    "DEFAULT_REDIRECT_URL": os.environ.get("MAGICLINK_DEFAULT_REDIRECT_URL", ""),
+    "DELIVERY": {"email": EMAIL_DELIVERY, "sms": SMS_DELIVERY},
 }
 
 LOGGING = {

@@ -9,3 +9,4 @@ class MagicLinkAuthConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
+        from .web import browsers  # noqa: F401 - connects the cross-device signal receiver

@@ -8,7 +8,7 @@ from django.core.checks import Error, Tags, Warning, register
 from .conf import app_settings
 from .redirects import _parse
 
-__all__ = ["check_settings"]
+__all__ = ["check_settings", "check_browser_login"]
 
 
 @register(Tags.security, deploy=False)
@@ -42,5 +42,45 @@ def check_settings(app_configs=None, **kwargs):
         problems.append(Warning(
             "COOKIE_SECURE is False outside DEBUG: session cookies would travel over plain HTTP.",
             id="magiclink_auth.W004",
+        ))
+    return problems + check_browser_login()
+
+
+MIDDLEWARE_PATH = "magiclink_auth.middleware.MagicLinkSessionMiddleware"
+BACKEND_PATH = "magiclink_auth.backends.MagicLinkBackend"
+
+
+def check_browser_login() -> list:
+    """The browser side: cookie prefix, middleware order, backend, windows."""
+    problems = []
+    if app_settings.COOKIE_HOST_PREFIX and (app_settings.COOKIE_DOMAIN or app_settings.COOKIE_PATH != "/"):
+        problems.append(Error(
+            "COOKIE_HOST_PREFIX is on with a COOKIE_DOMAIN or a COOKIE_PATH other than '/'.",
+            hint="Browsers accept a __Host- cookie only without Domain and on Path=/; unset those two.",
+            id="magiclink_auth.E020",
+        ))
+    middleware = list(getattr(settings, "MIDDLEWARE", []))
+    auth = "django.contrib.auth.middleware.AuthenticationMiddleware"
+    if MIDDLEWARE_PATH in middleware and (auth not in middleware
+                                          or middleware.index(auth) > middleware.index(MIDDLEWARE_PATH)):
+        problems.append(Error(
+            f"{MIDDLEWARE_PATH} must come after {auth}.",
+            hint="Otherwise Django's middleware overwrites the request.user it sets.",
+            id="magiclink_auth.E021",
+        ))
+    for name in ("CONFIRM_REPLAY_WINDOW", "PENDING_POLL_INTERVAL"):
+        if getattr(app_settings, name).total_seconds() < (0 if name == "CONFIRM_REPLAY_WINDOW" else 0.5):
+            problems.append(Error(f"{name} is too short.", id="magiclink_auth.E022"))
+    if app_settings.CONFIRM_REPLAY_WINDOW.total_seconds() > 300:
+        problems.append(Warning(
+            "CONFIRM_REPLAY_WINDOW is longer than 5 minutes: a used link keeps working that long in the "
+            "browser that confirmed it.",
+            id="magiclink_auth.W020",
+        ))
+    if MIDDLEWARE_PATH in middleware and BACKEND_PATH not in settings.AUTHENTICATION_BACKENDS:
+        problems.append(Warning(
+            f"{BACKEND_PATH} is not in AUTHENTICATION_BACKENDS.",
+            hint="The landing page's Django login would not survive the next request.",
+            id="magiclink_auth.W021",
         ))
     return problems

@@ -51,6 +51,17 @@ DEFAULTS: dict[str, Any] = {
     "COOKIE_SAMESITE": "Strict",
     # None: Secure when the request came over HTTPS.
     "COOKIE_SECURE": None,
+    # Browser login: the landing page, the middleware and cross-device completion.
+    # True: cookies are named `__Host-DS` etc., which browsers accept only Secure, on Path=/, without Domain.
+    "COOKIE_HOST_PREFIX": False,
+    # A random id per browser (HttpOnly): binds a link to the browser that asked for it, recognises a double click.
+    "BROWSER_COOKIE_NAME": "mlb",
+    # True: links to the app's landing page carry the token in the fragment (`#t=`), which no GET sends.
+    "TOKEN_IN_FRAGMENT": False,
+    # A second confirm of a used link from the browser that confirmed it, within this window, gets the same session.
+    "CONFIRM_REPLAY_WINDOW": timedelta(seconds=60),
+    # How often the tab that asked for a link polls for the cross-device hand-over.
+    "PENDING_POLL_INTERVAL": timedelta(seconds=2),
     # Requests: bodies larger than this are refused before parsing.
     "MAX_BODY_BYTES": 16 * 1024,
     # When true, sign-in of an unknown login ID and sign-up of a known one answer like success.
@@ -61,7 +72,10 @@ DEFAULTS: dict[str, Any] = {
 
 # Settings holding a dotted path to import, and settings holding a lifetime (timedelta or seconds).
 IMPORT_STRINGS = {"ADAPTER"}
-DURATIONS = {"LINK_LIFETIME", "SESSION_LIFETIME", "REFRESH_LIFETIME", "REFRESH_REUSE_GRACE"}
+DURATIONS = {
+    "LINK_LIFETIME", "SESSION_LIFETIME", "REFRESH_LIFETIME", "REFRESH_REUSE_GRACE", "CONFIRM_REPLAY_WINDOW",
+    "PENDING_POLL_INTERVAL",
+}
 
 
 class AppSettings:

@@ -54,6 +54,12 @@ ERRORS: dict[str, ErrorSpec] = {
     "link_used": ErrorSpec("E062504", 401, "The link was already used"),
     "link_superseded": ErrorSpec("E062505", 401, "A newer link was sent; this one no longer works"),
     "link_wrong_purpose": ErrorSpec("E062506", 401, "The link was made for another purpose"),
+    # Browser login and cross-device completion.
+    "pending_ref_invalid": ErrorSpec("E062521", 401, "The pending reference is unknown or its link expired"),
+    "pending_ref_used": ErrorSpec("E062522", 401, "The pending session was already collected"),
+    "session_jwt_invalid": ErrorSpec("E062523", 401, "The session JWT is invalid or expired"),
+    "csrf_failed": ErrorSpec("E062524", 403, "CSRF check failed for a cookie-authenticated request"),
+    "step_up_required": ErrorSpec("E062525", 403, "This action needs a step-up session"),
     # Login options.
     "custom_claims_reserved": ErrorSpec("E062601", 400, "customClaims may not set a reserved claim"),
     "custom_claims_too_large": ErrorSpec("E062602", 400, "customClaims are larger than 4 KB"),

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["Profile", "LoginId", "PendingLink", "RefreshSession", "SigningKey"]
+__all__ = ["Profile", "LoginId", "PendingLink", "RefreshSession", "SigningKey", "BrowserLogin"]
 
 
 class Method(models.TextChoices):
@@ -167,3 +167,27 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.kid
+
+
+class BrowserLogin(models.Model):
+    """How a link completes in browsers: who asked for it, who confirmed it, and the cross-device hand-over.
+
+    Browsers are known by the SHA-256 of a random cookie (``BROWSER_COOKIE_NAME``), never by the cookie
+    itself. ``pending_ref_hash`` is the hash of the reference the requesting tab polls with; the session is
+    handed to it once (``collected_at``).
+    """
+
+    link = models.OneToOneField(PendingLink, on_delete=models.CASCADE, related_name="browser_login")
+    requester_browser = models.CharField(max_length=64, blank=True)
+    pending_ref_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    confirmer_browser = models.CharField(max_length=64, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    session = models.ForeignKey(RefreshSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    first_seen = models.BooleanField(default=False)
+    collected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("browser login")
+
+    def __str__(self) -> str:
+        return f"Browser login for link #{self.link_id}"

@@ -63,7 +63,7 @@ def is_allowed(url: str, allow_list: list[str] | None = None) -> bool:
 
 def resolve_redirect_uri(uri: str | None) -> str:
     """The URI a link will carry: the one asked for if allowed, else the configured default."""
-    uri = (uri or "").strip() or app_settings.DEFAULT_REDIRECT_URL
+    uri = (uri or "").strip() or app_settings.DEFAULT_REDIRECT_URL or _landing_url()
     if not uri:
         raise MagicLinkError("uri_missing")
     if not is_allowed(uri):
@@ -71,9 +71,24 @@ def resolve_redirect_uri(uri: str | None) -> str:
     return urlunsplit(urlsplit(uri)._replace(fragment=""))
 
 
+def _landing_url() -> str:
+    """With no default configured, links go to the app's own landing page (when it is routed)."""
+    from .web.links import landing_url
+
+    return landing_url()
+
+
 def add_token(uri: str, token: str) -> str:
-    """``uri`` with ``t=<token>`` in its query; an existing ``t`` is replaced, other parameters kept."""
+    """``uri`` with ``t=<token>`` in its query; an existing ``t`` is replaced, other parameters kept.
+
+    With ``TOKEN_IN_FRAGMENT``, a link to the app's landing page carries ``#t=<token>`` instead: browsers
+    never send the fragment, so no GET, proxy log or scanner fetch of the link sees the token.
+    """
+    from .web.links import is_landing
+
     parts = urlsplit(uri)
+    if app_settings.TOKEN_IN_FRAGMENT and is_landing(parts.path):
+        return urlunsplit(parts._replace(fragment=urlencode({"t": token})))
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "t"]
     query.append(("t", token))
     return urlunsplit(parts._replace(query=urlencode(query)))

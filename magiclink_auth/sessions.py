@@ -22,7 +22,7 @@ from .conf import app_settings
 from .errors import MagicLinkError
 from .models import RefreshSession
 
-__all__ = ["IssuedTokens", "start_session", "refresh", "session_for", "revoke", "revoke_all"]
+__all__ = ["IssuedTokens", "start_session", "tokens_for", "refresh", "session_for", "revoke", "revoke_all"]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -75,6 +75,14 @@ def start_session(user, *, amr: list[str], claims: dict[str, Any], ip: str | Non
         user_agent=user_agent[:512],
     )
     return _issue(session, user)
+
+
+def tokens_for(session: RefreshSession) -> IssuedTokens:
+    """New JWTs for a live session without rotating it: the landing page's double click and the
+    cross-device hand-over give a second browser tab the same session, not a new one."""
+    if not session.is_active:
+        raise MagicLinkError("session_revoked")
+    return _issue(session, session.user)
 
 
 def _decode_refresh(refresh_jwt: str | None) -> dict[str, Any]:

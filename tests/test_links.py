@@ -103,7 +103,8 @@ def test_default_uri_is_used_when_none_is_given(api, outbox):
 
 
 def test_no_uri_and_no_default_is_refused(api, settings, outbox):
-    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DEFAULT_REDIRECT_URL": ""}
+    # With an allow-list the app's landing page is the default (tests/test_web_landing.py); without, nothing is.
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DEFAULT_REDIRECT_URL": "", "REDIRECT_URLS": []}
     response = api.post("/v1/auth/magiclink/signup-in/email", {"loginId": "a@example.com"})
     assert response.status_code == 400
     assert response.json()["errorCode"] == "E062201"

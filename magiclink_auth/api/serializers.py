@@ -48,6 +48,8 @@ class LoginOptionsSerializer(serializers.Serializer):
     revokeOtherSessions = serializers.BooleanField(required=False, allow_null=True)
     locale = _optional_char(35, validators=[RegexValidator(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")])
     tenantId = _optional_char(64)
+    # Not Descope's: ask for a `pendingRef` to collect the session with once the link is confirmed anywhere.
+    crossDevice = serializers.BooleanField(required=False, allow_null=True)
 
     def validate_customClaims(self, value):
         if not value:

@@ -16,6 +16,7 @@ from ..errors import MagicLinkError
 from ..identifiers import EMAIL
 from ..keys import jwks
 from ..users import user_json
+from ..web.browsers import bind_link
 from .exceptions import exception_handler
 from .serializers import SignUpSerializer, StartSerializer, VerifySerializer, login_options, parse
 
@@ -83,9 +84,12 @@ def _method(method: str) -> str:
     return method
 
 
-def _start_response(result: flows.StartResult) -> Response:
+def _start_response(result: flows.StartResult, request: Request, data: dict) -> Response:
     key = "maskedEmail" if result.method == EMAIL else "maskedPhone"
-    return Response({key: result.masked_address})
+    body = {key: result.masked_address}
+    if (data.get("loginOptions") or {}).get("crossDevice"):
+        body["pendingRef"] = bind_link(result.link, request._request, cross_device=True)
+    return Response(body)
 
 
 class SignUpView(MagicLinkAPIView):
@@ -94,7 +98,7 @@ class SignUpView(MagicLinkAPIView):
         return _start_response(flows.sign_up(
             _method(method), data["loginId"], uri=data.get("URI"), user_data=dict(data.get("user") or {}),
             options=login_options(data.get("loginOptions")), meta=self.meta(request),
-        ))
+        ), request, data)
 
 
 class SignInView(MagicLinkAPIView):
@@ -103,7 +107,7 @@ class SignInView(MagicLinkAPIView):
         return _start_response(flows.sign_in(
             _method(method), data["loginId"], uri=data.get("URI"),
             options=login_options(data.get("loginOptions")), meta=self.meta(request),
-        ))
+        ), request, data)
 
 
 class SignUpOrInView(MagicLinkAPIView):
@@ -112,7 +116,7 @@ class SignUpOrInView(MagicLinkAPIView):
         return _start_response(flows.sign_up_or_in(
             _method(method), data["loginId"], uri=data.get("URI"),
             options=login_options(data.get("loginOptions")), meta=self.meta(request),
-        ))
+        ), request, data)
 
 
 def jwt_response(request: Request, tokens: sessions.IssuedTokens, user, first_seen: bool) -> Response:

@@ -1,0 +1,38 @@
+"""Django authentication backend for sites that host their own landing page:
+``user = authenticate(request, token=request.POST["t"])``, then ``login(request, user)``.
+
+A successful authenticate consumes the link and opens a magic-link session; its JWTs are left on
+``request.magiclink_tokens`` for ``cookies.set_session_cookies``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import BaseBackend
+
+from . import flows
+from .errors import MagicLinkError
+
+__all__ = ["MagicLinkBackend"]
+
+
+class MagicLinkBackend(BaseBackend):
+    def authenticate(self, request, token: str | None = None, **kwargs):
+        if token is None:
+            return None
+        meta = flows.RequestMeta(
+            ip=request.META.get("REMOTE_ADDR") or None if request is not None else None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else "",
+            request=request,
+        )
+        try:
+            result = flows.verify(token, meta)
+        except MagicLinkError:
+            return None  # the reason is logged at DEBUG by tokens.py; callers show a generic error
+        if request is not None:
+            request.magiclink_tokens = result.tokens
+        return result.user
+
+    def get_user(self, user_id):
+        user = get_user_model()._default_manager.filter(pk=user_id).first()
+        return user if user is not None and user.is_active else None

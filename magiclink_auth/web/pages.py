@@ -1,0 +1,200 @@
+"""The sign-in pages a person sees: ask for a link, check your inbox, signed in, and (DEBUG) the dev outbox.
+
+Templates live in ``templates/magiclink_auth/web/``; a site overrides any of them by name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_protect
+
+from .. import flows, sessions
+from ..conf import app_settings
+from ..cookies import clear_session_cookies, cookie_names
+from ..delivery import dev
+from ..errors import MagicLinkError
+from ..identifiers import EMAIL, SMS
+from ..models import LoginId
+from ..users import get_profile
+from . import browsers
+from .links import landing_url
+from .views import _meta, _page, complete_login, private
+
+__all__ = ["StartView", "CheckView", "AccountView", "LogoutView", "OutboxView"]
+
+PENDING_KEY = "magiclink_pending"
+DEFAULT_COOLDOWN = timedelta(seconds=60)
+
+
+def _site_page(request: HttpRequest, name: str, context: dict | None = None,
+               status: int = 200) -> HttpResponse:
+    return _page(request, name, context, status, referrer=True)
+
+
+def _url(name: str) -> str:
+    return reverse(f"magiclink_auth_web:{name}")
+
+
+def _cooldown_left(request: HttpRequest, login_id: str) -> int:
+    """Seconds before this browser may have another link sent to the same address.
+
+    The API's throttles guard its own endpoints; these pages start flows directly, so they keep the resend
+    cooldown themselves (``RESEND_COOLDOWN`` where the site sets one, else 60 seconds).
+    """
+    pending = request.session.get(PENDING_KEY) or {}
+    if pending.get("loginId") != login_id:
+        return 0
+    cooldown = getattr(app_settings, "RESEND_COOLDOWN", DEFAULT_COOLDOWN).total_seconds()
+    return max(0, math.ceil(pending.get("sentAt", 0) + cooldown - time.time()))
+
+
+def _send(request: HttpRequest, login_id: str) -> None:
+    """Start a sign-up-or-in from this browser, bound to it, and remember what the check page needs."""
+    wait = _cooldown_left(request, login_id)
+    if wait:
+        message = f"A link was just sent. You can ask for another in {wait} seconds."
+        error = MagicLinkError("rate_limited", message)
+        error.retry_after = wait
+        raise error
+    method = EMAIL if "@" in login_id else SMS
+    result = flows.sign_up_or_in(
+        method, login_id, uri=landing_url(next_path=_url("account")),
+        options=flows.LoginOptions(), meta=_meta(request),
+    )
+    pending_ref = browsers.bind_link(result.link, request, cross_device=True)
+    request.session[PENDING_KEY] = {"loginId": login_id, "masked": result.masked_address,
+                                    "method": method, "pendingRef": pending_ref, "sentAt": time.time()}
+
+
+def _refused(request: HttpRequest, template: str, context: dict, exc: MagicLinkError) -> HttpResponse:
+    response = _site_page(request, template, {**context, "error": exc.message}, exc.status)
+    if exc.key == "rate_limited":
+        response["Retry-After"] = str(getattr(exc, "retry_after", 60))
+    return response
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class StartView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return _site_page(request, "start.html")
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        login_id = request.POST.get("login_id", "").strip()[:320]
+        if not login_id:
+            error = "Enter your email address or phone number."
+            return _site_page(request, "start.html", {"error": error}, 400)
+        try:
+            _send(request, login_id)
+        except MagicLinkError as exc:
+            return _refused(request, "start.html", {"login_id": login_id}, exc)
+        response = HttpResponseRedirect(_url("check"), status=303)
+        browsers.ensure_browser_cookie(request, response)
+        return response
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class CheckView(View):
+    """"Check your inbox": the masked address, a resend button, and a script waiting for the hand-over."""
+
+    def _context(self, pending: dict) -> dict:
+        return {
+            "masked": pending["masked"],
+            "channel": "phone" if pending["method"] == SMS else "inbox",
+            "pending_ref": pending["pendingRef"],
+            "project_id": app_settings.PROJECT_ID,
+            "poll_ms": int(app_settings.PENDING_POLL_INTERVAL.total_seconds() * 1000),
+            "pending_url": reverse("magiclink_auth_pending_session"),
+            "account_url": _url("account"),
+        }
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        pending = request.session.get(PENDING_KEY)
+        if not pending:
+            return redirect(_url("start"))
+        return _site_page(request, "check.html", self._context(pending))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        pending = request.session.get(PENDING_KEY)
+        if not pending:
+            return redirect(_url("start"))
+        if request.POST.get("action") == "resend":
+            try:
+                _send(request, pending["loginId"])
+            except MagicLinkError as exc:
+                return _refused(request, "check.html", {**self._context(pending)}, exc)
+            context = {**self._context(request.session[PENDING_KEY]), "resent": True}
+            return _site_page(request, "check.html", context)
+        # Without script: the person says they clicked the link; collect the session if it is there.
+        try:
+            collected = browsers.collect(pending["pendingRef"])
+        except MagicLinkError as exc:
+            return _site_page(request, "check.html", {**self._context(pending), "error": exc.message}, 409)
+        del request.session[PENDING_KEY]
+        return complete_login(request, collected.tokens.session.user, collected.tokens, _url("account"))
+
+
+class AccountView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect(_url("start"))
+        user = request.user
+        return _site_page(request, "account.html", {
+            "profile": get_profile(user),
+            "login_ids": LoginId.objects.filter(user=user),
+        })
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class LogoutView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        refresh_jwt = request.COOKIES.get(cookie_names()[1])
+        if refresh_jwt:
+            try:
+                sessions.revoke(sessions.session_for(refresh_jwt), reason="logout")
+            except MagicLinkError:
+                pass  # already gone: the cookies are cleared all the same
+        logout(request)
+        response = HttpResponseRedirect(_url("start") + "?signed_out=1", status=303)
+        clear_session_cookies(response)
+        return private(response)
+
+
+class OutboxView(View):
+    """DEBUG only: the links sent by the memory and file delivery backends, newest first, so a newcomer
+    can click their link without a mail server."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not settings.DEBUG:
+            raise Http404
+        messages = [{"to": m.recipient, "channel": m.channel, "purpose": m.purpose, "url": m.url}
+                    for m in list(dev.outbox)]
+        for config in app_settings.DELIVERY.values():
+            if config.get("BACKEND", "").endswith("dev.FileBackend"):
+                messages += _read_file(Path(config.get("OPTIONS", {}).get("PATH", "")))
+        return _site_page(request, "outbox.html", {"sent": list(reversed(messages))})
+
+
+def _read_file(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows

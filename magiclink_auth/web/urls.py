@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import pages, views
+
+app_name = "magiclink_auth_web"
+
+urlpatterns = [
+    path("auth/link/", views.LandingView.as_view(), name="landing"),
+    path("auth/login/", pages.StartView.as_view(), name="start"),
+    path("auth/check/", pages.CheckView.as_view(), name="check"),
+    path("auth/account/", pages.AccountView.as_view(), name="account"),
+    path("auth/logout/", pages.LogoutView.as_view(), name="logout"),
+    path("auth/dev/outbox/", pages.OutboxView.as_view(), name="outbox"),
+]

@@ -1,0 +1,186 @@
+"""The link's landing page. A GET never consumes the token: mail scanners and previews open links.
+
+GET (and HEAD) answer a small confirm page; the browser POSTs the token back (by script in the browser that
+asked for the link, by a click elsewhere, so a link an attacker requested for their own account never logs a
+victim in unseen). The POST verifies, sets the DS / DSR cookies, logs the user into Django and redirects
+(303) to where the link was bound to go. With ``TOKEN_IN_FRAGMENT`` the token travels in ``#t=`` and reaches
+the server only in a POST.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from .. import flows
+from ..conf import app_settings
+from ..cookies import set_session_cookies
+from ..errors import InvalidLink, MagicLinkError
+from ..identifiers import mask
+from ..models import BrowserLogin, PendingLink
+from ..sessions import IssuedTokens, tokens_for
+from ..tokens import find_link
+from ..users import find_user
+from . import browsers
+
+__all__ = ["LandingView", "BACKEND", "private", "start_url", "complete_login"]
+
+BACKEND = "magiclink_auth.backends.MagicLinkBackend"
+TEMPLATES = "magiclink_auth/web/"
+# Link problems -> (template, HTTP status). Each page offers a way to ask for a new link.
+PROBLEMS = {
+    "link_expired": ("link_expired.html", 410),
+    "link_used": ("link_used.html", 410),
+    "link_superseded": ("link_invalid.html", 410),
+}
+
+
+def private(response: HttpResponse) -> HttpResponse:
+    """A page holding or answering a token: not cached, and its URL never leaks as a Referer."""
+    response["Referrer-Policy"] = "no-referrer"
+    add_never_cache_headers(response)
+    return response
+
+
+def start_url() -> str:
+    return reverse("magiclink_auth_web:start")
+
+
+def _page(request: HttpRequest, name: str, context: dict | None = None, status: int = 200, *,
+          referrer: bool = False) -> HttpResponse:
+    """Render a page; without ``referrer`` (pages about a link) its URL never leaks as a Referer.
+
+    Pages with forms protected by Django's CSRF check keep the default policy: a page under ``no-referrer``
+    makes the browser send ``Origin: null`` with its POSTs, which that check refuses.
+    """
+    # The confirm form posts to the bare path: the token goes in the body, not in another logged URL.
+    base = {"start_url": start_url(), "action": request.path}
+    response = render(request, TEMPLATES + name, {**base, **(context or {})}, status=status)
+    browsers.ensure_browser_cookie(request, response)
+    if referrer:
+        add_never_cache_headers(response)
+        return response
+    return private(response)
+
+
+# The confirm form carries a ticket signed for this browser instead of Django's CSRF token: the landing page
+# is under no-referrer (its URL holds the token), so its POST arrives with `Origin: null`. The browser id
+# cookie is SameSite=Lax, so a cross-site POST arrives without it and its ticket does not match.
+TICKET_SALT = "magiclink_auth.web.landing"
+
+
+def _ticket(request: HttpRequest) -> str:
+    return signing.dumps(browsers.browser_id(request), salt=TICKET_SALT)
+
+
+def _ticket_ok(request: HttpRequest) -> bool:
+    max_age = app_settings.LINK_LIFETIME + app_settings.CONFIRM_REPLAY_WINDOW
+    try:
+        value = signing.loads(request.POST.get("ticket", ""), salt=TICKET_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return False
+    return value == browsers.browser_id(request)
+
+
+def _problem(request: HttpRequest, key: str) -> HttpResponse:
+    name, status = PROBLEMS.get(key, ("link_invalid.html", 400))
+    return _page(request, name, status=status)
+
+
+def destination(link: PendingLink) -> str:
+    """Where the browser goes after login: the ``next`` bound into the link's URI (a local path only),
+    else ``LOGIN_REDIRECT_URL``. Never a URL taken from the request."""
+    candidate = (parse_qs(urlsplit(link.redirect_uri).query).get("next") or [""])[0]
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(candidate, allowed_hosts=None):
+        return candidate
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def complete_login(request: HttpRequest, user, tokens: IssuedTokens, to: str) -> HttpResponse:
+    """Cookies, a Django login, and a 303 (never 307: the POST body holds the token, RFC 9700 §4.12)."""
+    if request.user.is_authenticated and request.user.pk != user.pk:
+        logout(request)
+    login(request, user, backend=BACKEND)
+    response = HttpResponseRedirect(to, status=303)
+    set_session_cookies(request, response, tokens)
+    browsers.ensure_browser_cookie(request, response)
+    return private(response)
+
+
+def _meta(request: HttpRequest) -> flows.RequestMeta:
+    return flows.RequestMeta(
+        ip=request.META.get("REMOTE_ADDR") or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        request=request,
+    )
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class LandingView(View):
+    http_method_names = ["get", "head", "post"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        token = request.GET.get("t", "")
+        if not token:
+            # The token is in the fragment (or missing): the page's script posts it for review.
+            return _page(request, "landing.html", {"fragment": True})
+        return self._review(request, token)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        token = request.POST.get("t", "")
+        if request.POST.get("action") == "review" or not _ticket_ok(request):
+            return self._review(request, token)
+        return self._confirm(request, token)
+
+    def _review(self, request: HttpRequest, token: str) -> HttpResponse:
+        """The confirm page. Reads the link, consumes nothing."""
+        try:
+            link = find_link(token)
+        except InvalidLink as exc:
+            replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
+            if replay is None:
+                return _problem(request, exc.key)
+            context = {"token": token, "auto_submit": True, "ticket": _ticket(request)}
+            return _page(request, "landing.html", context)
+        row = BrowserLogin.objects.filter(link=link).first()
+        owner = link.user or find_user(link.login_id)
+        signed_in_as_other = request.user.is_authenticated and (owner is None or owner.pk != request.user.pk)
+        same_browser = row is not None and row.requester_browser == browsers.browser_id(request)
+        return _page(request, "landing.html", {
+            "token": token,
+            "account": mask(link.method, link.target),
+            "other_device": browsers.confirmed_elsewhere(row, request),
+            "signed_in_as_other": signed_in_as_other,
+            "auto_submit": same_browser and not signed_in_as_other,
+            "ticket": _ticket(request),
+        })
+
+    def _confirm(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            result = flows.verify(token, _meta(request))
+        except InvalidLink as exc:
+            replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
+            if replay is None:
+                return _problem(request, exc.key)
+            if browsers.confirmed_elsewhere(replay, request):
+                return _page(request, "other_device.html")
+            return complete_login(request, replay.session.user, tokens_for(replay.session),
+                                  destination(replay.link))
+        except MagicLinkError as exc:
+            return _problem(request, exc.key)
+        row = browsers.record_confirm(result.link, request)
+        if browsers.confirmed_elsewhere(row, request):
+            # The session goes to the tab that asked for the link; this device only vouched for it.
+            return _page(request, "other_device.html")
+        return complete_login(request, result.user, result.tokens, destination(result.link))

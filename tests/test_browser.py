@@ -1,0 +1,111 @@
+"""A person's whole path in real Chromium (Debian's, never a downloaded browser), driven by Playwright:
+sign up by email, open the link from the dev outbox in a new tab, end signed in in both tabs, sign out.
+Screenshots of each page go to test-artifacts/browser/ (not committed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")),
+                       reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def site(live_server, settings, monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the test itself only reads pages, and the
+    # database work happens in the live server's thread.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    settings.DEBUG = True  # the dev outbox page
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": [live_server.url + "/"],
+                               "DEFAULT_REDIRECT_URL": ""}
+    return live_server.url
+
+
+@pytest.fixture
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def session_cookies(context) -> dict:
+    return {c["name"]: c for c in context.cookies() if c["name"] in {"DS", "DSR"}}
+
+
+def test_sign_up_by_email_open_the_link_in_a_new_tab_and_both_tabs_end_signed_in(site, browser):
+    context = browser.new_context()
+    asking = context.new_page()
+    asking.goto(f"{site}/")
+    asking.wait_for_url("**/auth/login/")
+    shot(asking, "01-sign-in")
+    asking.get_by_label("Email address or phone number").fill("ada@example.com")
+    asking.get_by_role("button", name="Send me a link").click()
+    asking.wait_for_url("**/auth/check/")
+    assert "a***@example.com" in asking.locator("#masked").inner_text()
+    shot(asking, "02-check-inbox")
+
+    outbox = context.new_page()
+    outbox.goto(f"{site}/auth/dev/outbox/")
+    shot(outbox, "03-dev-outbox")
+    link = outbox.locator("#outbox a").first.get_attribute("href")
+    assert link and "/auth/link/" in link
+
+    # Another browser (a scanner, a preview) sees the confirm page and consumes nothing.
+    elsewhere = browser.new_context()
+    preview = elsewhere.new_page()
+    preview.goto(link)
+    assert "another device" in preview.content() and "a***@example.com" in preview.content()
+    shot(preview, "04-landing-confirm")
+
+    # The link opened in a new tab of the browser that asked confirms by itself.
+    landing = context.new_page()
+    landing.goto(link)
+    landing.wait_for_url("**/auth/account/")
+    assert "ada@example.com" in landing.locator("#login-ids").inner_text()
+    shot(landing, "05-signed-in")
+    cookies = session_cookies(context)
+    assert set(cookies) == {"DS", "DSR"}
+    assert cookies["DS"]["httpOnly"] and cookies["DSR"]["httpOnly"]
+    assert cookies["DS"]["sameSite"] == "Strict"
+
+    # The tab that asked was waiting on pending-session and is signed in too.
+    asking.wait_for_url("**/auth/account/", timeout=15_000)
+    assert "You are signed in" in asking.content()
+    shot(asking, "06-asking-tab-signed-in")
+
+    # The link is spent: the other browser clicking now gets the "already used" page.
+    preview.get_by_role("button").click()
+    preview.wait_for_load_state()
+    assert "already used" in preview.content()
+    shot(preview, "07-link-used")
+
+    asking.get_by_role("button", name="Sign out").click()
+    asking.wait_for_url("**/auth/login/?signed_out=1")
+    assert session_cookies(context) == {}
+    shot(asking, "08-signed-out")
+    landing.reload()
+    landing.wait_for_url("**/auth/login/")
+    elsewhere.close()
+    context.close()
