@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .conf import app_settings
+
 __all__ = ["DefaultAdapter"]
 
 
 class DefaultAdapter:
+    # Roles and permissions: override get_roles / get_permissions to take them from elsewhere (an LDAP
+    # directory, a tenant table); the claims and the user JSON's roleNames read them from here.
     def get_roles(self, user) -> list[str]:
         """The ``roles`` claim: the names of the user's Django groups."""
         return sorted(user.groups.values_list("name", flat=True))
@@ -20,8 +24,10 @@ class DefaultAdapter:
         return sorted(user.get_all_permissions())
 
     def get_tenants(self, user) -> dict[str, Any]:
-        """The ``tenants`` claim: none by default."""
-        return {}
+        """The ``tenants`` claim, ``{tenantId: {"roles": [...], "permissions": [...]}}``, from the callable
+        named by ``TENANTS_PROVIDER``; none when it is unset."""
+        provider = app_settings.TENANTS_PROVIDER
+        return dict(provider(user) or {}) if provider else {}
 
     def is_open_for_signup(self, request) -> bool:
         return True

@@ -8,5 +8,5 @@ class MagicLinkAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+        from . import account_changes, checks  # noqa: F401 - register the signal receivers and system checks
         from .web import browsers  # noqa: F401 - connects the cross-device signal receiver

@@ -68,10 +68,16 @@ DEFAULTS: dict[str, Any] = {
     "ENUMERATION_SAFE": False,
     # Dotted path of the adapter class holding the site's policy decisions.
     "ADAPTER": "magiclink_auth.adapter.DefaultAdapter",
+    # Account changes (update email / phone, step-up, MFA, claims).
+    # Dotted path of a callable(user) -> dict giving the `tenants` claim ({tenantId: {"roles": [...]}});
+    # None: no tenants.
+    "TENANTS_PROVIDER": None,
+    # Tell the old address when an email or phone update is verified.
+    "NOTIFY_OLD_ADDRESS": True,
 }
 
 # Settings holding a dotted path to import, and settings holding a lifetime (timedelta or seconds).
-IMPORT_STRINGS = {"ADAPTER"}
+IMPORT_STRINGS = {"ADAPTER", "TENANTS_PROVIDER"}
 DURATIONS = {
     "LINK_LIFETIME", "SESSION_LIFETIME", "REFRESH_LIFETIME", "REFRESH_REUSE_GRACE", "CONFIRM_REPLAY_WINDOW",
     "PENDING_POLL_INTERVAL",

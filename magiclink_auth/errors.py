@@ -44,6 +44,8 @@ ERRORS: dict[str, ErrorSpec] = {
     "user_already_exists": ErrorSpec("E062107", 409, "A user with this login ID already exists"),
     "user_not_found": ErrorSpec("E062108", 404, "No user has this login ID"),
     "user_disabled": ErrorSpec("E062109", 403, "The user is disabled"),
+    "address_in_use": ErrorSpec("E062110", 409, "The address belongs to another user"),
+    "login_id_not_yours": ErrorSpec("E062111", 403, "The login ID is not the signed-in user's"),
     # Redirect URIs.
     "uri_missing": ErrorSpec("E062201", 400, "No URI was given and no default redirect URL is configured"),
     "uri_not_allowed": ErrorSpec("E062202", 400, "The URI is not in the redirect allow-list"),
@@ -54,6 +56,7 @@ ERRORS: dict[str, ErrorSpec] = {
     "link_used": ErrorSpec("E062504", 401, "The link was already used"),
     "link_superseded": ErrorSpec("E062505", 401, "A newer link was sent; this one no longer works"),
     "link_wrong_purpose": ErrorSpec("E062506", 401, "The link was made for another purpose"),
+    "link_stale": ErrorSpec("E062507", 401, "The account changed after the link was sent"),
     # Browser login and cross-device completion.
     "pending_ref_invalid": ErrorSpec("E062521", 401, "The pending reference is unknown or its link expired"),
     "pending_ref_used": ErrorSpec("E062522", 401, "The pending session was already collected"),
@@ -63,6 +66,10 @@ ERRORS: dict[str, ErrorSpec] = {
     # Login options.
     "custom_claims_reserved": ErrorSpec("E062601", 400, "customClaims may not set a reserved claim"),
     "custom_claims_too_large": ErrorSpec("E062602", 400, "customClaims are larger than 4 KB"),
+    # Step-up and MFA.
+    "elevation_refresh_missing": ErrorSpec("E062801", 401, "Step-up and MFA need the user's refresh JWT"),
+    "elevation_wrong_user": ErrorSpec("E062802", 403, "The refresh JWT belongs to another user"),
+    "mfa_factor_present": ErrorSpec("E062803", 409, "The session already has this factor"),
     # Abuse.
     "rate_limited": ErrorSpec("E062701", 429, "Too many requests; retry later"),
 }

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import signals
+from . import account_changes, elevation, signals
 from .conf import app_settings
 from .errors import MagicLinkError
 from .identifiers import mask, normalize
@@ -60,6 +60,8 @@ class LoginOptions:
     template_options: dict[str, str] = field(default_factory=dict)
     revoke_other_sessions: bool = False
     locale: str = ""
+    stepup: bool = False
+    mfa: bool = False
 
     def as_stored(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ def is_disabled(user) -> bool:
 def _send(
     *, purpose: str, method: str, login_id: str, target: str, user, uri: str | None,
     options: LoginOptions, meta: RequestMeta, user_data: dict[str, Any] | None = None,
+    extra_options: dict[str, Any] | None = None,
 ) -> StartResult:
     redirect_uri = resolve_redirect_uri(uri)
     with transaction.atomic():
@@ -89,7 +92,7 @@ def _send(
             user=user,
             user_data=user_data or {},
             redirect_uri=redirect_uri,
-            login_options=options.as_stored(),
+            login_options={**options.as_stored(), **(extra_options or {})},
             requester_ip=meta.ip,
             requester_user_agent=meta.user_agent[:512],
         )
@@ -116,31 +119,39 @@ def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str,
                  user=None, uri=uri, options=options, meta=meta, user_data=user_data)
 
 
-def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta) -> StartResult:
+def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta,
+                      refresh_jwt=None) -> StartResult:
     if is_disabled(user):
         raise MagicLinkError("user_disabled")
+    raised = elevation.elevation_for(user, method, stepup=options.stepup, mfa=options.mfa,
+                                     refresh_jwt=refresh_jwt)
     # The address stored for the login ID, never the one typed: see identifiers.py.
     target = LoginId.objects.get(value=login_id).value
     return _send(purpose=PendingLink.Purpose.SIGN_IN, method=method, login_id=login_id, target=target,
-                 user=user, uri=uri, options=options, meta=meta)
+                 user=user, uri=uri, options=options, meta=meta, extra_options=raised)
 
 
 def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
-            meta: RequestMeta) -> StartResult:
+            meta: RequestMeta, refresh_jwt: str | None = None) -> StartResult:
     login_id = normalize(method, login_id)
     user = find_user(login_id)
     if user is None:
         raise MagicLinkError("user_not_found")
-    return _sign_in_existing(method, login_id, user, uri=uri, options=options, meta=meta)
+    return _sign_in_existing(method, login_id, user, uri=uri, options=options, meta=meta,
+                             refresh_jwt=refresh_jwt)
 
 
 def sign_up_or_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
-                  meta: RequestMeta, user_data: dict[str, Any] | None = None) -> StartResult:
+                  meta: RequestMeta, user_data: dict[str, Any] | None = None,
+                  refresh_jwt: str | None = None) -> StartResult:
     normalized = normalize(method, login_id)
     user = find_user(normalized)
     if user is None:
+        if options.stepup or options.mfa:
+            raise MagicLinkError("user_not_found")
         return sign_up(method, normalized, uri=uri, user_data=user_data or {}, options=options, meta=meta)
-    return _sign_in_existing(method, normalized, user, uri=uri, options=options, meta=meta)
+    return _sign_in_existing(method, normalized, user, uri=uri, options=options, meta=meta,
+                             refresh_jwt=refresh_jwt)
 
 
 def _user_for(link: PendingLink):
@@ -149,7 +160,7 @@ def _user_for(link: PendingLink):
         # ownership of the address either way, so it signs into that account.
         existing = find_user(link.login_id)
         return (existing, False) if existing else (create_user(link.method, link.login_id, link.user_data), True)
-    if link.purpose == PendingLink.Purpose.SIGN_IN and link.user is not None:
+    if link.purpose != PendingLink.Purpose.SIGN_UP and link.user is not None:
         return link.user, False
     raise MagicLinkError("link_wrong_purpose")
 
@@ -162,19 +173,23 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
             user, created = _user_for(link)
             if is_disabled(user):
                 raise MagicLinkError("user_disabled")
+            account_changes.refuse_stale_link(user, link)
+            if link.purpose in account_changes.UPDATE_PURPOSES:
+                user = account_changes.apply_update(user, link)
             profile = get_profile(user)
             first_seen = created or profile.first_verified_at is None
             now = timezone.now()
             Profile.objects.filter(pk=profile.pk, first_verified_at=None).update(first_verified_at=now)
             if profile.status == Profile.Status.INVITED:
-                Profile.objects.filter(pk=profile.pk).update(status=Profile.Status.ENABLED)
+                profile.status = Profile.Status.ENABLED
+                profile.save(update_fields=["status"])
             LoginId.objects.filter(user=user, value=link.login_id).update(verified=True)
             _mark_contact_verified(profile, link)
             options = link.login_options
             tokens = start_session(
                 user,
-                amr=[link.method],
-                claims=dict(options.get("customClaims") or {}),
+                amr=elevation.elevated_amr(options, user, link.method),
+                claims=elevation.elevated_claims(options),
                 ip=meta.ip,
                 user_agent=meta.user_agent,
             )

@@ -20,7 +20,12 @@ __all__ = ["SESSION", "REFRESH", "RESERVED_CLAIMS", "encode", "decode", "Invalid
 
 SESSION = "DS"
 REFRESH = "DSR"
-RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "drn", "amr", "su", "sid"})
+# Claims the server sets: a custom claim may not override them (roles, permissions and tenants come from
+# the adapter, so a login request cannot grant itself a role).
+RESERVED_CLAIMS = frozenset({
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "drn", "amr", "su", "sid",
+    "roles", "permissions", "tenants",
+})
 LEEWAY_SECONDS = 5
 
 

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["Profile", "LoginId", "PendingLink", "RefreshSession", "SigningKey", "BrowserLogin"]
+__all__ = ["Profile", "LoginId", "PendingLink", "RefreshSession", "SigningKey", "BrowserLogin", "AccountMerge"]
 
 
 class Method(models.TextChoices):
@@ -42,12 +42,37 @@ class Profile(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Set at the first successful verify: `firstSeen` is true exactly once.
     first_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Links made before either moment are refused (see account_changes.refuse_stale_link): a link sent to
+    # an address the user has since replaced, or before the user was disabled, must not open a session.
+    contact_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("magic-link profile")
 
     def __str__(self) -> str:
         return self.name or self.email or self.phone or str(self.user_id)
+
+    def save(self, *args, **kwargs) -> None:
+        """Stamp ``contact_changed_at`` / ``disabled_at`` whenever a save replaces an address or disables."""
+        loaded = getattr(self, "_loaded", {})
+        stamped = []
+        if any(loaded.get(f) and loaded[f] != getattr(self, f) for f in ("email", "phone")):
+            self.contact_changed_at = timezone.now()
+            stamped.append("contact_changed_at")
+        if self.status == self.Status.DISABLED and loaded.get("status", self.Status.DISABLED) != self.status:
+            self.disabled_at = timezone.now()
+            stamped.append("disabled_at")
+        if stamped and kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], *stamped}
+        super().save(*args, **kwargs)
+        self._loaded = {f: getattr(self, f) for f in ("email", "phone", "status")}
+
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._loaded = {f: getattr(instance, f) for f in ("email", "phone", "status") if f in field_names}
+        return instance
 
 
 class LoginId(models.Model):
@@ -191,3 +216,30 @@ class BrowserLogin(models.Model):
 
     def __str__(self) -> str:
         return f"Browser login for link #{self.link_id}"
+
+
+class AccountMerge(models.Model):
+    """The record of two accounts merged by an email or phone update with ``onMergeUseExisting``.
+
+    ``merged_user`` is the account that asked for the update; it is disabled, not deleted, so that the
+    site's own rows pointing at it survive and can be moved by a receiver of ``accounts_merged``.
+    """
+
+    kept_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="magiclink_merges_kept"
+    )
+    merged_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="magiclink_merges_merged"
+    )
+    # The address whose update caused the merge, and the link that proved it.
+    address = models.CharField(max_length=254)
+    link = models.ForeignKey(PendingLink, null=True, on_delete=models.SET_NULL, related_name="+")
+    moved_login_ids = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("account merge")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Merge #{self.pk} into {self.kept_user_id}"

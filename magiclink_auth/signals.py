@@ -15,6 +15,7 @@ __all__ = [
     "refresh_reuse_detected",
     "session_revoked",
     "sessions_revoked_all",
+    "accounts_merged",
 ]
 
 # link (PendingLink), request (HttpRequest or None)
@@ -35,3 +36,5 @@ refresh_reuse_detected = Signal()
 session_revoked = Signal()
 # user, reason, count
 sessions_revoked_all = Signal()
+# kept_user, merged_user, merge (AccountMerge): an update with onMergeUseExisting merged two accounts
+accounts_merged = Signal()

@@ -85,7 +85,10 @@ def user_json(user) -> dict[str, Any]:
         "verifiedEmail": profile.verified_email,
         "verifiedPhone": profile.verified_phone,
         "roleNames": adapter.get_roles(user),
-        "userTenants": [],
+        "userTenants": [
+            {"tenantId": str(tenant_id), "roleNames": list((value or {}).get("roles", []))}
+            for tenant_id, value in adapter.get_tenants(user).items()
+        ],
         "customAttributes": profile.custom_attributes,
         "status": profile.status if user.is_active else Profile.Status.DISABLED,
         "createdTime": int(profile.created_at.timestamp()),

@@ -16,7 +16,10 @@ from ..flows import LoginOptions
 from ..jwts import RESERVED_CLAIMS
 from ..text import clean
 
-__all__ = ["LoginOptionsSerializer", "StartSerializer", "SignUpSerializer", "VerifySerializer", "parse", "login_options"]
+__all__ = [
+    "LoginOptionsSerializer", "StartSerializer", "SignUpSerializer", "UpdateEmailSerializer",
+    "UpdatePhoneSerializer", "VerifySerializer", "parse", "login_options",
+]
 
 MAX_CUSTOM_CLAIMS_BYTES = 4096
 MAX_TEMPLATE_OPTIONS = 20
@@ -37,14 +40,21 @@ def _optional_text(max_length: int) -> serializers.CharField:
     return _optional_char(max_length, field_class=CleanCharField)
 
 
+def _template_id() -> serializers.CharField:
+    return _optional_char(64, validators=[RegexValidator(r"^[A-Za-z0-9_-]*$")])
+
+
+def _template_options() -> serializers.DictField:
+    return serializers.DictField(child=CleanCharField(max_length=500, allow_blank=True), required=False,
+                                 allow_null=True)
+
+
 class LoginOptionsSerializer(serializers.Serializer):
     stepup = serializers.BooleanField(required=False, allow_null=True)
     mfa = serializers.BooleanField(required=False, allow_null=True)
     customClaims = serializers.DictField(required=False, allow_null=True)
-    templateId = _optional_char(64, validators=[RegexValidator(r"^[A-Za-z0-9_-]*$")])
-    templateOptions = serializers.DictField(
-        child=CleanCharField(max_length=500, allow_blank=True), required=False, allow_null=True
-    )
+    templateId = _template_id()
+    templateOptions = _template_options()
     revokeOtherSessions = serializers.BooleanField(required=False, allow_null=True)
     locale = _optional_char(35, validators=[RegexValidator(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")])
     tenantId = _optional_char(64)
@@ -87,6 +97,24 @@ class SignUpSerializer(StartSerializer):
     user = UserSerializer(required=False, allow_null=True)
 
 
+class UpdateSerializer(serializers.Serializer):
+    loginId = serializers.CharField(max_length=320)
+    URI = _optional_char(2048)
+    addToLoginIDs = serializers.BooleanField(required=False, allow_null=True)
+    onMergeUseExisting = serializers.BooleanField(required=False, allow_null=True)
+    templateId = _template_id()
+    templateOptions = _template_options()
+    validate_templateOptions = LoginOptionsSerializer.validate_templateOptions
+
+
+class UpdateEmailSerializer(UpdateSerializer):
+    email = serializers.CharField(max_length=320)
+
+
+class UpdatePhoneSerializer(UpdateSerializer):
+    phone = serializers.CharField(max_length=64)
+
+
 class VerifySerializer(serializers.Serializer):
     token = serializers.CharField(max_length=128)
 
@@ -119,4 +147,6 @@ def login_options(data: dict | None) -> LoginOptions:
         template_options=data.get("templateOptions") or {},
         revoke_other_sessions=bool(data.get("revokeOtherSessions")),
         locale=data.get("locale") or "",
+        stepup=bool(data.get("stepup")),
+        mfa=bool(data.get("mfa")),
     )

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views
+from . import account_views, views
 
 app_name = "magiclink_auth_api"
 
@@ -8,6 +8,10 @@ urlpatterns = [
     path("v1/auth/magiclink/signup/<str:method>", views.SignUpView.as_view(), name="signup"),
     path("v1/auth/magiclink/signin/<str:method>", views.SignInView.as_view(), name="signin"),
     path("v1/auth/magiclink/signup-in/<str:method>", views.SignUpOrInView.as_view(), name="signup-in"),
+    path("v1/auth/magiclink/update/email", account_views.UpdateEmailView.as_view(), name="update-email"),
+    path("v1/auth/magiclink/update/phone", account_views.UpdatePhoneView.as_view(), name="update-phone"),
+    path("v1/auth/magiclink/update/phone/sms", account_views.UpdatePhoneView.as_view(),
+         name="update-phone-sms"),
     path("v1/auth/magiclink/verify", views.VerifyView.as_view(), name="verify"),
     path("v1/auth/refresh", views.RefreshView.as_view(), name="refresh"),
     path("v1/auth/logout", views.LogoutView.as_view(), name="logout"),

@@ -107,6 +107,7 @@ class SignInView(MagicLinkAPIView):
         return _start_response(flows.sign_in(
             _method(method), data["loginId"], uri=data.get("URI"),
             options=login_options(data.get("loginOptions")), meta=self.meta(request),
+            refresh_jwt=self.refresh_jwt,
         ), request, data)
 
 
@@ -116,6 +117,7 @@ class SignUpOrInView(MagicLinkAPIView):
         return _start_response(flows.sign_up_or_in(
             _method(method), data["loginId"], uri=data.get("URI"),
             options=login_options(data.get("loginOptions")), meta=self.meta(request),
+            refresh_jwt=self.refresh_jwt,
         ), request, data)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.template.loader import render_to_string, select_template
 from django.utils import translation
 from django.utils.module_loading import import_string
@@ -75,9 +76,19 @@ def render(message: LinkMessage, part: str) -> str:
         "purpose": message.purpose,
         "expires_at": message.expires_at,
     }
-    with translation.override(message.locale or None):
+    with translation.override(_language(message.locale)):
+        context["LANGUAGE_CODE"] = translation.get_language()
         template = select_template(template_names(message, part))
         return render_to_string(template.template.name, context).strip()
+
+
+def _language(locale: str) -> str:
+    """The site's closest language to the request's ``locale`` (``fr-CA`` -> ``fr``), else ``LANGUAGE_CODE``:
+    never whatever language the worker's thread happens to have active."""
+    try:
+        return translation.get_supported_language_variant(locale.replace("_", "-").lower())
+    except LookupError:
+        return settings.LANGUAGE_CODE
 
 
 _backends: dict[str, BaseBackend] = {}

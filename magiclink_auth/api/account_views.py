@@ -1,0 +1,48 @@
+"""Update email and update phone (PROTOCOL.md): authorised by the refresh JWT, answered like a start call."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import account_changes
+from ..identifiers import EMAIL, SMS
+from .serializers import UpdateEmailSerializer, UpdatePhoneSerializer, parse
+from .views import MagicLinkAPIView, _start_response
+
+__all__ = ["UpdateEmailView", "UpdatePhoneView"]
+
+
+class _UpdateView(MagicLinkAPIView):
+    method = ""
+    serializer_class = UpdateEmailSerializer
+    address_field = ""
+
+    def post(self, request: Request, **kwargs) -> Response:
+        data = parse(self.serializer_class, self.body(request)).validated_data
+        return _start_response(
+            account_changes.start_update(
+                self.method,
+                data["loginId"],
+                data[self.address_field],
+                refresh_jwt=self.refresh_jwt,
+                uri=data.get("URI"),
+                add_to_login_ids=bool(data.get("addToLoginIDs")),
+                merge=bool(data.get("onMergeUseExisting")),
+                template_id=data.get("templateId") or "",
+                template_options=data.get("templateOptions") or {},
+                meta=self.meta(request),
+            ),
+            request,
+            data,
+        )
+
+
+class UpdateEmailView(_UpdateView):
+    method, serializer_class, address_field = EMAIL, UpdateEmailSerializer, "email"
+
+
+class UpdatePhoneView(_UpdateView):
+    """Served at ``update/phone`` (Python SDK) and ``update/phone/sms`` (Node SDK)."""
+
+    method, serializer_class, address_field = SMS, UpdatePhoneSerializer, "phone"
