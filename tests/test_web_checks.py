@@ -64,6 +64,7 @@ def test_host_prefix_names_the_cookies(settings, client, db, outbox):
         assert not response.cookies[name]["domain"]
 
 
+@pytest.mark.django_db  # Django 6.1's check command also runs the database checks
 def test_manage_py_check_runs_them(settings):
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
     with pytest.raises(Exception, match="W021"):
