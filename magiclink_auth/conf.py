@@ -64,8 +64,28 @@ DEFAULTS: dict[str, Any] = {
     "PENDING_POLL_INTERVAL": timedelta(seconds=2),
     # Requests: bodies larger than this are refused before parsing.
     "MAX_BODY_BYTES": 16 * 1024,
-    # When true, sign-in of an unknown login ID and sign-up of a known one answer like success.
-    "ENUMERATION_SAFE": False,
+    # Abuse limits (docs/hardening.md). Rates are DRF rate strings ("10/hour"); None switches one off.
+    # Counters live in this cache alias (Redis in production: a per-process cache limits nothing).
+    "THROTTLE_CACHE": "default",
+    # Proxies in front of the site appending to X-Forwarded-For (DRF's NUM_PROXIES); 0: REMOTE_ADDR only.
+    "NUM_PROXIES": 0,
+    "START_RATE_PER_IP": "30/hour",
+    # Per login ID (normalised, so A@B.COM and a@b.com share one count): only messages actually sent count.
+    "RESEND_COOLDOWN": timedelta(seconds=60),
+    "START_RATE_PER_LOGIN_ID": "10/hour",
+    "VERIFY_RATE_PER_IP": "60/hour",
+    # Verify calls per token; after that even the right token is refused.
+    "VERIFY_ATTEMPTS_PER_TOKEN": 5,
+    "REFRESH_RATE_PER_SESSION": "120/hour",
+    # SMS pumping: country calling codes SMS may go to (none until configured), a cap per destination
+    # prefix (the first SMS_PREFIX_DIGITS digits of the E.164 number), and a site-wide budget.
+    "SMS_ALLOWED_COUNTRY_CODES": [],
+    "SMS_PREFIX_DIGITS": 7,
+    "SMS_RATE_PER_PREFIX": "10/hour",
+    "SMS_RATE_SITEWIDE": "100/hour",
+    # When true, sign-in of an unknown login ID and sign-up of a known one answer like success and the
+    # address is told what happened; when false they answer E062108 / E062107.
+    "ENUMERATION_SAFE": True,
     # Dotted path of the adapter class holding the site's policy decisions.
     "ADAPTER": "magiclink_auth.adapter.DefaultAdapter",
     # Account changes (update email / phone, step-up, MFA, claims).
@@ -80,7 +100,7 @@ DEFAULTS: dict[str, Any] = {
 IMPORT_STRINGS = {"ADAPTER", "TENANTS_PROVIDER"}
 DURATIONS = {
     "LINK_LIFETIME", "SESSION_LIFETIME", "REFRESH_LIFETIME", "REFRESH_REUSE_GRACE", "CONFIRM_REPLAY_WINDOW",
-    "PENDING_POLL_INTERVAL",
+    "PENDING_POLL_INTERVAL", "RESEND_COOLDOWN",
 }
 
 

@@ -72,6 +72,16 @@ ERRORS: dict[str, ErrorSpec] = {
     "mfa_factor_present": ErrorSpec("E062803", 409, "The session already has this factor"),
     # Abuse.
     "rate_limited": ErrorSpec("E062701", 429, "Too many requests; retry later"),
+    "resend_cooldown": ErrorSpec("E062702", 429, "A message was just sent to this login ID; wait"),
+    "login_id_rate_limited": ErrorSpec("E062703", 429, "Too many messages for this login ID; retry later"),
+    "verify_rate_limited": ErrorSpec("E062704", 429, "Too many verify attempts; retry later"),
+    "verify_attempts_exceeded": ErrorSpec("E062705", 429, "Too many tries of this link; ask for a new one"),
+    "refresh_rate_limited": ErrorSpec("E062706", 429, "Too many refreshes of this session"),
+    "sms_country_not_allowed": ErrorSpec("E062707", 400, "SMS is not sent to this country"),
+    "sms_prefix_rate_limited": ErrorSpec("E062708", 429, "Too many SMS to numbers like this one"),
+    "sms_budget_exhausted": ErrorSpec("E062709", 429, "The site's SMS budget for this hour is spent"),
+    "confusable_address": ErrorSpec("E062710", 400, "The address mixes scripts in one domain label"),
+    "template_options_invalid": ErrorSpec("E062711", 400, "Template option names must be short identifiers"),
 }
 
 

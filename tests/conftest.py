@@ -120,3 +120,13 @@ def sdk_refused(status: int, code: str):
     with pytest.raises(AuthException) as refused:
         yield refused
     assert refused.value.status_code == status and error_code(refused.value) == code, refused.value
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters live in the cache, which outlives each test's database rollback."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -20,6 +20,11 @@ MAGICLINK_AUTH = {
         "email": {"BACKEND": "magiclink_auth.delivery.dev.MemoryBackend", "OPTIONS": {}},
         "sms": {"BACKEND": "magiclink_auth.delivery.dev.MemoryBackend", "OPTIONS": {}},
     },
+    # Abuse limits that would get in the way of tests of other things; test_throttling.py, test_pumping.py
+    # and test_enumeration.py set their own.
+    "RESEND_COOLDOWN": 0,
+    "SMS_ALLOWED_COUNTRY_CODES": [1, 33, 44, 49],
+    "ENUMERATION_SAFE": False,
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 TEMPLATES[0]["DIRS"] = [Path(__file__).parent / "templates"]  # noqa: F405

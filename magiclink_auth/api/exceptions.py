@@ -30,7 +30,8 @@ def exception_handler(exc: Exception, context) -> Response | None:
         return error_response(exc)
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
-        return error_response(MagicLinkError("rate_limited"), {"Retry-After": str(max(wait, 1))})
+        key = getattr(exc, "error_key", "rate_limited")
+        return error_response(MagicLinkError(key), {"Retry-After": str(max(wait, 1))})
     if isinstance(exc, RequestDataTooBig):
         return error_response(MagicLinkError("body_too_large"))
     if isinstance(exc, SuspiciousOperation):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.utils.cache import add_never_cache_headers
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,10 +14,22 @@ from ..cookies import clear_session_cookies, set_session_cookies
 from ..errors import MagicLinkError
 from ..identifiers import EMAIL
 from ..keys import jwks
+from ..pumping import SmsBudgetThrottle, SmsCountryGuard, SmsPrefixThrottle
 from ..users import user_json
 from ..web.browsers import bind_link
 from .exceptions import exception_handler
+from .parsers import StrictJSONParser
 from .serializers import SignUpSerializer, StartSerializer, VerifySerializer, login_options, parse
+from .throttling import (
+    LoginIdThrottle,
+    RefreshSessionThrottle,
+    ResendCooldownThrottle,
+    StartIPThrottle,
+    ThrottledViewMixin,
+    VerifyIPThrottle,
+    VerifyTokenThrottle,
+    client_ip,
+)
 
 __all__ = [
     "SignUpView", "SignInView", "SignUpOrInView", "VerifyView", "RefreshView", "LogoutView",
@@ -28,7 +39,7 @@ __all__ = [
 METHODS = {"email", "sms"}
 
 
-class MagicLinkAPIView(APIView):
+class MagicLinkAPIView(ThrottledViewMixin, APIView):
     """Base of every endpoint: JSON in and out, the protocol's errors, the project id checked.
 
     DRF's authentication is off here: callers identify with ``Bearer <projectId>[:<refreshJwt>]``, which
@@ -37,7 +48,8 @@ class MagicLinkAPIView(APIView):
 
     authentication_classes = ()
     permission_classes = ()
-    parser_classes = (JSONParser,)
+    throttle_classes = ()
+    parser_classes = (StrictJSONParser,)
     renderer_classes = (JSONRenderer,)
     refresh_jwt: str | None = None
 
@@ -51,8 +63,9 @@ class MagicLinkAPIView(APIView):
             raise MagicLinkError("bad_request") from None
         if length > app_settings.MAX_BODY_BYTES:
             raise MagicLinkError("body_too_large")
-        super().initial(request, *args, **kwargs)
+        # Before the throttles, which may key on the refresh JWT.
         self.refresh_jwt = self._check_authorization(request)
+        super().initial(request, *args, **kwargs)
 
     def _check_authorization(self, request: Request) -> str | None:
         scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
@@ -66,7 +79,7 @@ class MagicLinkAPIView(APIView):
 
     def meta(self, request: Request) -> flows.RequestMeta:
         return flows.RequestMeta(
-            ip=request.META.get("REMOTE_ADDR") or None,
+            ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
             request=request._request,
         )
@@ -84,6 +97,14 @@ def _method(method: str) -> str:
     return method
 
 
+# Start calls: per IP; SMS country first (a refusal, not a count); then per login ID and the SMS caps,
+# which count only messages sent.
+START_THROTTLES = (
+    StartIPThrottle, SmsCountryGuard, ResendCooldownThrottle, LoginIdThrottle, SmsPrefixThrottle,
+    SmsBudgetThrottle,
+)
+
+
 def _start_response(result: flows.StartResult, request: Request, data: dict) -> Response:
     key = "maskedEmail" if result.method == EMAIL else "maskedPhone"
     body = {key: result.masked_address}
@@ -93,6 +114,8 @@ def _start_response(result: flows.StartResult, request: Request, data: dict) -> 
 
 
 class SignUpView(MagicLinkAPIView):
+    throttle_classes = START_THROTTLES
+
     def post(self, request: Request, method: str) -> Response:
         data = parse(SignUpSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_up(
@@ -102,6 +125,8 @@ class SignUpView(MagicLinkAPIView):
 
 
 class SignInView(MagicLinkAPIView):
+    throttle_classes = START_THROTTLES
+
     def post(self, request: Request, method: str) -> Response:
         data = parse(StartSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_in(
@@ -112,6 +137,8 @@ class SignInView(MagicLinkAPIView):
 
 
 class SignUpOrInView(MagicLinkAPIView):
+    throttle_classes = START_THROTTLES
+
     def post(self, request: Request, method: str) -> Response:
         data = parse(StartSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_up_or_in(
@@ -140,6 +167,8 @@ def jwt_response(request: Request, tokens: sessions.IssuedTokens, user, first_se
 
 
 class VerifyView(MagicLinkAPIView):
+    throttle_classes = (VerifyIPThrottle, VerifyTokenThrottle)
+
     def post(self, request: Request) -> Response:
         data = parse(VerifySerializer, self.body(request)).validated_data
         result = flows.verify(data["token"], self.meta(request))
@@ -147,6 +176,8 @@ class VerifyView(MagicLinkAPIView):
 
 
 class RefreshView(MagicLinkAPIView):
+    throttle_classes = (RefreshSessionThrottle,)
+
     def post(self, request: Request) -> Response:
         tokens = sessions.refresh(self.refresh_jwt)
         return jwt_response(request, tokens, tokens.session.user, first_seen=False)

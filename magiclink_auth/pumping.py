@@ -1,0 +1,72 @@
+"""SMS pumping guard: keep the site from paying for texts sent to numbers an attacker profits from.
+
+Pumping fraud asks for many SMS to premium-rate ranges, usually in a few countries and in blocks of
+consecutive numbers. Three defences, checked before a start call sends an SMS:
+
+- an allow-list of country calling codes (``SMS_ALLOWED_COUNTRY_CODES``): none until configured, and a
+  system check (W030) says so, because a guess here costs money;
+- a cap per destination prefix (the first ``SMS_PREFIX_DIGITS`` digits of the E.164 number, country code
+  included: a block of numbers, not one number) per hour (``SMS_RATE_PER_PREFIX``);
+- a site-wide budget of SMS per hour (``SMS_RATE_SITEWIDE``).
+
+The two caps count SMS actually sent (calls that answered 200), as the per-login-ID limits do.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from .api.throttling import SentMessageThrottle, login_id_of
+from .conf import app_settings
+from .errors import MagicLinkError
+
+__all__ = ["allowed_country_codes", "country_code", "destination_prefix", "SmsCountryGuard",
+           "SmsPrefixThrottle", "SmsBudgetThrottle"]
+
+
+def allowed_country_codes() -> set[int]:
+    return {int(str(code).lstrip("+")) for code in app_settings.SMS_ALLOWED_COUNTRY_CODES}
+
+
+def country_code(number: str) -> int:
+    return phonenumbers.parse(number, None).country_code
+
+
+def destination_prefix(number: str) -> str:
+    return number.lstrip("+")[: max(app_settings.SMS_PREFIX_DIGITS, 1)]
+
+
+def _sms_number(request, view) -> str | None:
+    return login_id_of(request, view) if view.kwargs.get("method") == "sms" else None
+
+
+class SmsCountryGuard:
+    """Refuses (E062707) an SMS start call to a number outside the allowed countries. Counts nothing."""
+
+    def allow_request(self, request, view) -> bool:
+        number = _sms_number(request, view)
+        if number is not None and country_code(number) not in allowed_country_codes():
+            raise MagicLinkError("sms_country_not_allowed", f"SMS to +{country_code(number)} is not enabled")
+        return True
+
+    def wait(self) -> None:
+        return None
+
+
+class SmsPrefixThrottle(SentMessageThrottle):
+    scope = "sms_prefix"
+    setting = "SMS_RATE_PER_PREFIX"
+    error_key = "sms_prefix_rate_limited"
+
+    def ident(self, request, view):
+        number = _sms_number(request, view)
+        return number and destination_prefix(number)
+
+
+class SmsBudgetThrottle(SentMessageThrottle):
+    scope = "sms_budget"
+    setting = "SMS_RATE_SITEWIDE"
+    error_key = "sms_budget_exhausted"
+
+    def ident(self, request, view):
+        return "site" if _sms_number(request, view) else None
