@@ -18,6 +18,7 @@ from .conf import app_settings
 from .errors import MagicLinkError
 from .identifiers import mask, normalize
 from .models import LoginId, PendingLink, Profile
+from .notices import ACCOUNT_EXISTS, NO_ACCOUNT, queue_no_account_notice
 from .redirects import add_token, resolve_redirect_uri
 from .sessions import IssuedTokens, revoke_all, start_session
 from .tasks import queue_delivery
@@ -42,7 +43,8 @@ class RequestMeta:
 class StartResult:
     method: str
     masked_address: str
-    link: PendingLink
+    # None when no link was made: an enumeration-safe answer (notices.py).
+    link: PendingLink | None
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def is_disabled(user) -> bool:
 def _send(
     *, purpose: str, method: str, login_id: str, target: str, user, uri: str | None,
     options: LoginOptions, meta: RequestMeta, user_data: dict[str, Any] | None = None,
-    extra_options: dict[str, Any] | None = None,
+    extra_options: dict[str, Any] | None = None, notice: str = "",
 ) -> StartResult:
     redirect_uri = resolve_redirect_uri(uri)
     with transaction.atomic():
@@ -103,6 +105,8 @@ def _send(
             "lifetime_minutes": int((link.expires_at - link.created_at).total_seconds() // 60),
             "options": options.template_options,
         }
+        if notice:
+            context["notice"] = notice
         queue_delivery(link, add_token(redirect_uri, token), context)
     signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
     return StartResult(method=method, masked_address=mask(method, target), link=link)
@@ -111,8 +115,13 @@ def _send(
 def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str, Any],
             options: LoginOptions, meta: RequestMeta) -> StartResult:
     login_id = normalize(method, login_id)
-    if find_user(login_id) is not None:
-        raise MagicLinkError("user_already_exists")
+    user = find_user(login_id)
+    if user is not None:
+        if not app_settings.ENUMERATION_SAFE:
+            raise MagicLinkError("user_already_exists")
+        # Answer as a sign-up does; the owner gets a sign-in link saying they have an account.
+        return _sign_in_existing(method, login_id, user, uri=uri, options=options, meta=meta,
+                                 notice=ACCOUNT_EXISTS)
     if not app_settings.ADAPTER().is_open_for_signup(meta.request):
         raise MagicLinkError("invalid_request", "Sign-up is closed")
     return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
@@ -120,15 +129,19 @@ def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str,
 
 
 def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta,
-                      refresh_jwt=None) -> StartResult:
+                      refresh_jwt=None, notice: str = "") -> StartResult:
     if is_disabled(user):
-        raise MagicLinkError("user_disabled")
+        if not app_settings.ENUMERATION_SAFE:
+            raise MagicLinkError("user_disabled")
+        # Enumeration-safe: a disabled user is sent nothing, and the caller is not told so.
+        resolve_redirect_uri(uri)
+        return StartResult(method=method, masked_address=mask(method, login_id), link=None)
     raised = elevation.elevation_for(user, method, stepup=options.stepup, mfa=options.mfa,
                                      refresh_jwt=refresh_jwt)
     # The address stored for the login ID, never the one typed: see identifiers.py.
     target = LoginId.objects.get(value=login_id).value
     return _send(purpose=PendingLink.Purpose.SIGN_IN, method=method, login_id=login_id, target=target,
-                 user=user, uri=uri, options=options, meta=meta, extra_options=raised)
+                 user=user, uri=uri, options=options, meta=meta, extra_options=raised, notice=notice)
 
 
 def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
@@ -136,7 +149,17 @@ def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOption
     login_id = normalize(method, login_id)
     user = find_user(login_id)
     if user is None:
-        raise MagicLinkError("user_not_found")
+        if not app_settings.ENUMERATION_SAFE:
+            raise MagicLinkError("user_not_found")
+        # Answer as a sign-in does; the owner is told there is no account and, where sign-up is open,
+        # sent a sign-up link, made as a sign-in link is made so that it takes the same time (notices.py).
+        if app_settings.ADAPTER().is_open_for_signup(meta.request):
+            return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id,
+                         target=login_id, user=None, uri=uri, options=options, meta=meta, notice=NO_ACCOUNT)
+        resolve_redirect_uri(uri)
+        queue_no_account_notice(method, login_id, template_options=options.template_options,
+                                locale=options.locale)
+        return StartResult(method=method, masked_address=mask(method, login_id), link=None)
     return _sign_in_existing(method, login_id, user, uri=uri, options=options, meta=meta,
                              refresh_jwt=refresh_jwt)
 

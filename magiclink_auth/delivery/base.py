@@ -64,7 +64,9 @@ class BaseBackend:
 
 def template_names(message: LinkMessage, part: str) -> list[str]:
     base = f"magiclink_auth/{message.channel}"
-    names = [f"{base}/{name}/{part}" for name in (message.template_id, message.purpose) if name]
+    # A notice (notices.py: account_exists, no_account) has its own wording whatever the template asked.
+    chosen = (message.context.get("notice"), message.template_id, message.purpose)
+    names = [f"{base}/{name}/{part}" for name in chosen if name]
     return [*names, f"{base}/default/{part}"]
 
 
