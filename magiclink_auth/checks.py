@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from phonenumbers import region_code_for_country_code
 
 from .conf import app_settings
 from .redirects import _parse
@@ -82,5 +83,59 @@ def check_browser_login() -> list:
             f"{BACKEND_PATH} is not in AUTHENTICATION_BACKENDS.",
             hint="The landing page's Django login would not survive the next request.",
             id="magiclink_auth.W021",
+        ))
+    return problems
+
+
+RATE_SETTINGS = (
+    "START_RATE_PER_IP", "START_RATE_PER_LOGIN_ID", "VERIFY_RATE_PER_IP", "REFRESH_RATE_PER_SESSION",
+    "SMS_RATE_PER_PREFIX", "SMS_RATE_SITEWIDE",
+)
+# Caches whose counters are per process (each worker counts alone) or not kept at all.
+WEAK_CACHES = {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
+
+
+def _rate_is_valid(rate) -> bool:
+    if rate is None:
+        return True
+    try:
+        num, period = str(rate).split("/")
+        return int(num) > 0 and period[:1] in {"s", "m", "h", "d"}
+    except ValueError:
+        return False
+
+
+@register(Tags.security, deploy=False)
+def check_abuse_limits(app_configs=None, **kwargs):
+    problems = []
+    codes = app_settings.SMS_ALLOWED_COUNTRY_CODES
+    if not codes:
+        problems.append(Warning(
+            "SMS_ALLOWED_COUNTRY_CODES is empty: every SMS start call is refused (E062707).",
+            hint="List the country calling codes your users have, e.g. [1, 44]; keep it short (SMS pumping).",
+            id="magiclink_auth.W030",
+        ))
+    for code in codes:
+        digits = str(code).lstrip("+")
+        if not digits.isdigit() or region_code_for_country_code(int(digits)) == "ZZ":
+            problems.append(Error(f"SMS_ALLOWED_COUNTRY_CODES holds {code!r}, not a country calling code.",
+                                  id="magiclink_auth.E030"))
+    for name in RATE_SETTINGS:
+        if not _rate_is_valid(getattr(app_settings, name)):
+            problems.append(Error(
+                f"{name} is {getattr(app_settings, name)!r}, not a rate such as '10/hour' or None.",
+                id="magiclink_auth.E031",
+            ))
+    alias = app_settings.THROTTLE_CACHE
+    backend = settings.CACHES[alias].get("BACKEND") if alias in settings.CACHES else None
+    if backend is None:
+        problems.append(Error(f"THROTTLE_CACHE names {alias!r}, which is not in CACHES.",
+                              id="magiclink_auth.E032"))
+    elif backend in WEAK_CACHES and not settings.DEBUG:
+        problems.append(Warning(
+            f"THROTTLE_CACHE {alias!r} uses {backend.rsplit('.', 1)[-1]}: rate limits are counted per "
+            "process or not at all.",
+            hint="Use a shared cache (Redis, Memcached or the database cache) for THROTTLE_CACHE.",
+            id="magiclink_auth.W031",
         ))
     return problems
