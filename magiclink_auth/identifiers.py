@@ -16,7 +16,9 @@ from django.core.validators import validate_email
 
 from .errors import MagicLinkError
 
-__all__ = ["EMAIL", "SMS", "normalize_email", "normalize_phone", "normalize", "mask_email", "mask_phone"]
+__all__ = [
+    "EMAIL", "SMS", "is_mixed_script", "normalize_email", "normalize_phone", "normalize", "mask_email", "mask_phone",
+]
 
 EMAIL = "email"
 SMS = "sms"
@@ -25,6 +27,31 @@ MAX_EMAIL_LENGTH = 254
 
 def _has_control_chars(value: str) -> bool:
     return any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Zl", "Zp"} for ch in value)
+
+
+# Scripts that may share one domain label (UTS #39 "highly restrictive"): Japanese, Chinese and Korean
+# names mix Han with kana, Bopomofo or Hangul, and Latin; any other mix is how look-alike domains are made.
+_SCRIPT_MIXES = [{"LATIN", "CJK", "HIRAGANA", "KATAKANA"}, {"LATIN", "CJK", "BOPOMOFO"}, {"LATIN", "CJK", "HANGUL"}]
+
+
+def _scripts(label: str) -> set[str]:
+    """The scripts of a label's letters, named as Unicode names them (LATIN, CYRILLIC, GREEK, CJK, ...)."""
+    return {unicodedata.name(ch, "UNKNOWN").split(" ")[0] for ch in label if ch.isalpha()}
+
+
+def is_mixed_script(domain: str) -> bool:
+    """True when a label of ``domain`` mixes scripts, as ``pаypal.com`` with a Cyrillic ``а`` does
+    (typed as such or as its punycode ``xn--pypal-4ve.com``)."""
+    for label in domain.split("."):
+        if label.lower().startswith("xn--"):
+            try:
+                label = label.encode("ascii").decode("idna")
+            except ValueError:
+                return True
+        scripts = _scripts(label)
+        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_MIXES):
+            return True
+    return False
 
 
 def normalize_email(value: str) -> str:
@@ -42,6 +69,8 @@ def normalize_email(value: str) -> str:
         validate_email(value)
     except ValidationError:
         raise MagicLinkError("invalid_email") from None
+    if is_mixed_script(value.rpartition("@")[2]):
+        raise MagicLinkError("confusable_address")
     return value.casefold()
 
 

@@ -7,6 +7,7 @@ optional field takes both.
 from __future__ import annotations
 
 import json
+import re
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
@@ -23,6 +24,8 @@ __all__ = [
 
 MAX_CUSTOM_CLAIMS_BYTES = 4096
 MAX_TEMPLATE_OPTIONS = 20
+# Template option names end up as template variable names (``{{ options.product }}``).
+TEMPLATE_OPTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 
 
 class CleanCharField(serializers.CharField):
@@ -73,6 +76,9 @@ class LoginOptionsSerializer(serializers.Serializer):
     def validate_templateOptions(self, value):
         if value and len(value) > MAX_TEMPLATE_OPTIONS:
             raise serializers.ValidationError(f"At most {MAX_TEMPLATE_OPTIONS} template options.")
+        bad = sorted(name for name in value or {} if not TEMPLATE_OPTION_NAME.match(name))
+        if bad:
+            raise MagicLinkError("template_options_invalid", f"Invalid option names: {len(bad)}")
         return value or {}
 
 
