@@ -149,6 +149,7 @@ MAGICLINK_AUTH = {
     # Empty: links go to the app's landing page (/auth/link/) on the first redirect URL's origin.
     "DEFAULT_REDIRECT_URL": os.environ.get("MAGICLINK_DEFAULT_REDIRECT_URL", ""),
     "DELIVERY": {"email": EMAIL_DELIVERY, "sms": SMS_DELIVERY},
+    "SMS_ALLOWED_COUNTRY_CODES": env_list("MAGICLINK_SMS_COUNTRY_CODES", ""),
 }
 
 LOGGING = {

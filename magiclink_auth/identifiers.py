@@ -17,7 +17,8 @@ from django.core.validators import validate_email
 from .errors import MagicLinkError
 
 __all__ = [
-    "EMAIL", "SMS", "is_mixed_script", "normalize_email", "normalize_phone", "normalize", "mask_email", "mask_phone",
+    "EMAIL", "SMS", "is_mixed_script", "normalize_email", "normalize_phone", "normalize", "mask_email",
+    "mask_phone",
 ]
 
 EMAIL = "email"
@@ -31,7 +32,9 @@ def _has_control_chars(value: str) -> bool:
 
 # Scripts that may share one domain label (UTS #39 "highly restrictive"): Japanese, Chinese and Korean
 # names mix Han with kana, Bopomofo or Hangul, and Latin; any other mix is how look-alike domains are made.
-_SCRIPT_MIXES = [{"LATIN", "CJK", "HIRAGANA", "KATAKANA"}, {"LATIN", "CJK", "BOPOMOFO"}, {"LATIN", "CJK", "HANGUL"}]
+_SCRIPT_MIXES = [
+    {"LATIN", "CJK", "HIRAGANA", "KATAKANA"}, {"LATIN", "CJK", "BOPOMOFO"}, {"LATIN", "CJK", "HANGUL"},
+]
 
 
 def _scripts(label: str) -> set[str]:

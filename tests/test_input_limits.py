@@ -1,4 +1,4 @@
-"""Input limits: sizes, lengths, nesting, characters and unicode tricks are refused with a code or neutralised.
+"""Input limits: sizes, lengths, nesting, characters, unicode tricks: refused with a code or neutralised.
 
 Never a 500, never HTML, and nothing stored or sent for a refused request.
 """
@@ -138,7 +138,8 @@ def test_look_alike_domains_are_refused(api, outbox, email):
     assert outbox == []
 
 
-@pytest.mark.parametrize("email", ["ada@b\u00fccher.de", "ada@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"])
+@pytest.mark.parametrize("email", ["ada@b\u00fccher.de",
+                                   "ada@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"])
 def test_single_script_international_domains_are_taken(api, email):
     assert api.post(SIGNUP, {"loginId": email}).status_code == 200
 
