@@ -130,3 +130,21 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def limits(settings):
+    """``limits(KEY=value, ...)`` overrides keys of MAGICLINK_AUTH for one test."""
+
+    def set_limits(**values):
+        settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, **values}
+
+    return set_limits
+
+
+@pytest.fixture
+def real_mail(settings, limits, mailoutbox):
+    """Email through Django's mail API (locmem), where a header with CR/LF raises BadHeaderError."""
+    email = {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}}
+    limits(DELIVERY={**settings.MAGICLINK_AUTH["DELIVERY"], "email": email})
+    return mailoutbox

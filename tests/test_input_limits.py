@@ -27,16 +27,6 @@ def with_options(**options):
     return {"loginId": "ada@example.com", "loginOptions": options}
 
 
-@pytest.fixture
-def real_mail(settings, mailoutbox):
-    """Email through Django's mail API (locmem), where a header with CR/LF raises BadHeaderError."""
-    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY": {
-        **settings.MAGICLINK_AUTH["DELIVERY"],
-        "email": {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}},
-    }}
-    return mailoutbox
-
-
 # Body size.
 
 def test_body_just_over_the_limit_is_refused_before_parsing(api, outbox):
@@ -50,8 +40,8 @@ def test_body_under_the_limit_is_taken(api):
     assert api.post(SIGNUP, raw=body).status_code == 200
 
 
-def test_body_limit_is_a_setting(api, settings):
-    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "MAX_BODY_BYTES": 1024}
+def test_body_limit_is_a_setting(api, limits):
+    limits(MAX_BODY_BYTES=1024)
     assert_error(api.post(SIGNUP, {"loginId": "ada@example.com", "pad": "x" * 2048}), 413, "E011005")
 
 
@@ -173,8 +163,8 @@ def test_bidi_override_in_a_name_is_neutralised_in_the_stored_user(api, outbox):
     assert verified["user"]["name"] == "Eve gnp.exe"
 
 
-def test_unparseable_forwarded_for_falls_back_to_the_peer(api, settings):
-    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "NUM_PROXIES": 1}
+def test_unparseable_forwarded_for_falls_back_to_the_peer(api, limits):
+    limits(NUM_PROXIES=1)
     response = api.post(SIGNUP, {"loginId": "ada@example.com"}, HTTP_X_FORWARDED_FOR="not-an-ip")
     assert response.status_code == 200
     assert PendingLink.objects.get().requester_ip == "127.0.0.1"

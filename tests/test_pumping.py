@@ -9,14 +9,6 @@ pytestmark = pytest.mark.django_db
 SMS = "/v1/auth/magiclink/signup-in/sms"
 
 
-@pytest.fixture
-def limits(settings):
-    def set_limits(**values):
-        settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, **values}
-
-    return set_limits
-
-
 def check_ids():
     return {problem.id for problem in check_abuse_limits()}
 

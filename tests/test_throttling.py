@@ -18,14 +18,6 @@ SIGNUP_IN = "/v1/auth/magiclink/signup-in/email"
 VERIFY = "/v1/auth/magiclink/verify"
 
 
-@pytest.fixture
-def limits(settings):
-    def set_limits(**values):
-        settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, **values}
-
-    return set_limits
-
-
 def assert_limited(response, code: str, *, at_most: int) -> int:
     assert response.status_code == 429, response.content
     assert response.json()["errorCode"] == code
