@@ -143,8 +143,12 @@ def limits(settings):
 
 
 @pytest.fixture
-def real_mail(settings, limits, mailoutbox):
+def real_mail(settings, limits, mail_backend):
     """Email through Django's mail API (locmem), where a header with CR/LF raises BadHeaderError."""
+    from django.core import mail
+
+    mail_backend("django.core.mail.backends.locmem.EmailBackend")
     email = {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}}
     limits(DELIVERY={**settings.MAGICLINK_AUTH["DELIVERY"], "email": email})
-    return mailoutbox
+    mail.outbox = []
+    return mail.outbox
