@@ -126,6 +126,11 @@ def check_abuse_limits(app_configs=None, **kwargs):
                 f"{name} is {getattr(app_settings, name)!r}, not a rate such as '10/hour' or None.",
                 id="magiclink_auth.E031",
             ))
+    for name, lowest in (("VERIFY_ATTEMPTS_PER_TOKEN", 0), ("NUM_PROXIES", 0), ("SMS_PREFIX_DIGITS", 1)):
+        value = getattr(app_settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+            problems.append(Error(f"{name} is {value!r}, not a whole number >= {lowest}.",
+                                  id="magiclink_auth.E033"))
     alias = app_settings.THROTTLE_CACHE
     backend = settings.CACHES[alias].get("BACKEND") if alias in settings.CACHES else None
     if backend is None:

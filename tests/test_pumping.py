@@ -94,6 +94,20 @@ def test_invalid_rate_is_a_configuration_error(limits, rate):
     assert "magiclink_auth.E031" in check_ids()
 
 
+@pytest.mark.parametrize("setting, value", [
+    ("VERIFY_ATTEMPTS_PER_TOKEN", "5"), ("NUM_PROXIES", -1), ("NUM_PROXIES", None), ("SMS_PREFIX_DIGITS", 0),
+])
+def test_counts_must_be_whole_numbers(limits, setting, value):
+    limits(**{setting: value})
+    assert "magiclink_auth.E033" in check_ids()
+
+
+def test_the_defaults_pass_every_check_but_the_sms_warning(settings):
+    settings.DEBUG = True
+    settings.MAGICLINK_AUTH = {"PROJECT_ID": "P2x", "REDIRECT_URLS": ["https://app.example.com/"]}
+    assert check_ids() == {"magiclink_auth.W030"}
+
+
 def test_throttle_cache_must_exist(limits):
     limits(THROTTLE_CACHE="nowhere")
     assert "magiclink_auth.E032" in check_ids()
