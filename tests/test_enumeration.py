@@ -153,3 +153,19 @@ def test_off_the_documented_errors_are_kept(api, limits, signed_up):
     signed_up("ada@example.com")
     assert api.post(SIGNIN.format("email"), {"loginId": "eve@example.com"}).json()["errorCode"] == "E062108"
     assert api.post(SIGNUP.format("email"), {"loginId": "ada@example.com"}).json()["errorCode"] == "E062107"
+
+
+@pytest.mark.sdk
+@pytest.mark.django_db(transaction=True)
+def test_python_sdk_sees_success_for_unknown_and_known_alike(live_server, safe, outbox):
+    from descope import DeliveryMethod, DescopeClient
+
+    from .conftest import PROJECT_ID
+
+    client = DescopeClient(project_id=PROJECT_ID, base_url=live_server.url)
+    uri = "https://app.example.com/verify"
+    assert client.magiclink.sign_up(DeliveryMethod.EMAIL, "ada@example.com", uri) == "a***@example.com"
+    client.magiclink.verify(token_of(outbox[-1]))
+    assert client.magiclink.sign_up(DeliveryMethod.EMAIL, "ada@example.com", uri) == "a***@example.com"
+    assert client.magiclink.sign_in(DeliveryMethod.EMAIL, "nobody@example.com", uri) == "n***@example.com"
+    assert [m.context.get("notice") for m in outbox] == [None, "account_exists", "no_account"]
