@@ -151,17 +151,21 @@ def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOption
     if user is None:
         if not app_settings.ENUMERATION_SAFE:
             raise MagicLinkError("user_not_found")
-        # Answer as a sign-in does; the owner is told there is no account and, where sign-up is open,
-        # sent a sign-up link, made as a sign-in link is made so that it takes the same time (notices.py).
-        if app_settings.ADAPTER().is_open_for_signup(meta.request):
-            return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id,
-                         target=login_id, user=None, uri=uri, options=options, meta=meta, notice=NO_ACCOUNT)
-        resolve_redirect_uri(uri)
-        queue_no_account_notice(method, login_id, template_options=options.template_options,
-                                locale=options.locale)
-        return StartResult(method=method, masked_address=mask(method, login_id), link=None)
+        return _sign_in_unknown(method, login_id, uri=uri, options=options, meta=meta)
     return _sign_in_existing(method, login_id, user, uri=uri, options=options, meta=meta,
                              refresh_jwt=refresh_jwt)
+
+
+def _sign_in_unknown(method: str, login_id: str, *, uri, options, meta) -> StartResult:
+    """Enumeration-safe: answer as a sign-in does, and tell the owner there is no account. Where sign-up
+    is open they get a sign-up link, made as any link is made so the answer takes the same time."""
+    if app_settings.ADAPTER().is_open_for_signup(meta.request):
+        return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
+                     user=None, uri=uri, options=options, meta=meta, notice=NO_ACCOUNT)
+    resolve_redirect_uri(uri)
+    queue_no_account_notice(method, login_id, template_options=options.template_options,
+                            locale=options.locale)
+    return StartResult(method=method, masked_address=mask(method, login_id), link=None)
 
 
 def sign_up_or_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
