@@ -176,3 +176,17 @@ def test_python_sdk_raises_rate_limit_exception_with_retry_after(live_server, li
     assert raised.value.error_type == "API rate limit exceeded"
     assert raised.value.status_code == "E062702"
     assert 1 <= raised.value.rate_limit_parameters["Retry-After"] <= 60
+
+
+def test_the_cache_holds_no_address(api, limits):
+    import hashlib
+
+    from django.core.cache import cache
+
+    if not hasattr(cache, "_cache"):
+        pytest.skip("reads the keys of a LocMemCache")
+    limits(RESEND_COOLDOWN=60)
+    api.post(SIGNUP_IN, {"loginId": "ada@example.com"})
+    keys = " ".join(cache._cache)
+    assert ":resend:" in keys and ":login_id:" in keys
+    assert "ada" not in keys and hashlib.sha256(b"ada@example.com").hexdigest()[:40] not in keys
