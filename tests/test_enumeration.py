@@ -169,3 +169,18 @@ def test_python_sdk_sees_success_for_unknown_and_known_alike(live_server, safe, 
     assert client.magiclink.sign_up(DeliveryMethod.EMAIL, "ada@example.com", uri) == "a***@example.com"
     assert client.magiclink.sign_in(DeliveryMethod.EMAIL, "nobody@example.com", uri) == "n***@example.com"
     assert [m.context.get("notice") for m in outbox] == [None, "account_exists", "no_account"]
+
+
+def test_cross_device_answers_and_polling_do_not_tell_a_disabled_user_apart(api, safe, signed_up, outbox):
+    for email in ("ada@example.com", "bob@example.com"):
+        signed_up(email)
+    Profile.objects.filter(user__login_ids__value="bob@example.com").update(status=Profile.Status.DISABLED)
+    answers = {}
+    for email in ("ada@example.com", "bob@example.com"):
+        response = api.post(SIGNIN.format("email"), {"loginId": email, "loginOptions": {"crossDevice": True}})
+        ref = response.json().pop("pendingRef")
+        polled = api.post("/v1/auth/magiclink/pending-session", {"pendingRef": ref})
+        answers[email] = (response.status_code, sorted(response.json()), len(ref), polled.status_code,
+                          polled.json()["errorCode"])
+    expected = (200, ["maskedEmail"], 43, 401, "E062503")
+    assert answers["ada@example.com"] == answers["bob@example.com"] == expected

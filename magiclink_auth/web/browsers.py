@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from django.core.cache import caches
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -23,7 +24,7 @@ from ..conf import app_settings
 from ..cookies import browser_cookie_name, set_browser_cookie
 from ..errors import MagicLinkError
 from ..models import BrowserLogin, PendingLink, RefreshSession
-from ..tokens import hash_token
+from ..tokens import hash_token, link_lifetime
 
 __all__ = [
     "browser_id", "ensure_browser_cookie", "bind_link", "record_confirm", "replay_session", "collect",
@@ -33,6 +34,14 @@ __all__ = [
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _decoys():
+    return caches[app_settings.THROTTLE_CACHE]
+
+
+def _decoy_key(pending_ref: str) -> str:
+    return f"magiclink:decoy_ref:{_digest(pending_ref)}"
 
 
 def browser_id(request: HttpRequest) -> str:
@@ -50,9 +59,15 @@ def ensure_browser_cookie(request: HttpRequest, response: HttpResponse) -> None:
         set_browser_cookie(request, response, new)
 
 
-def bind_link(link: PendingLink, request: HttpRequest | None, *, cross_device: bool) -> str | None:
+def bind_link(link: PendingLink | None, request: HttpRequest | None, *, cross_device: bool) -> str | None:
     """Bind a fresh link to the requesting browser; with ``cross_device`` return its pending reference."""
     pending_ref = secrets.token_urlsafe(32) if cross_device else None
+    if link is None:
+        # An enumeration-safe answer made no link (notices.py): a decoy reference that polls as pending
+        # for a link's lifetime, as a real one does until it is confirmed, so polling tells nothing either.
+        if pending_ref:
+            _decoys().set(_decoy_key(pending_ref), True, int(link_lifetime().total_seconds()))
+        return pending_ref
     BrowserLogin.objects.update_or_create(link=link, defaults={
         "requester_browser": browser_id(request) if request is not None else "",
         "pending_ref_hash": _digest(pending_ref) if pending_ref else None,
@@ -115,6 +130,8 @@ def collect(pending_ref: str) -> Collected:
         .filter(pending_ref_hash=_digest(pending_ref)).first()
     )
     now = timezone.now()
+    if row is None and _decoys().get(_decoy_key(pending_ref)):
+        raise MagicLinkError("pending")
     if row is None or row.link.voided_at is not None or row.link.expires_at <= now:
         raise MagicLinkError("pending_ref_invalid")
     if row.collected_at is not None:
