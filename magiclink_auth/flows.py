@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import account_changes, elevation, signals
+from . import account_changes, elevation, limits, signals
 from .conf import app_settings
 from .errors import MagicLinkError
 from .identifiers import mask, normalize
@@ -85,6 +85,7 @@ def _send(
     extra_options: dict[str, Any] | None = None, notice: str = "",
 ) -> StartResult:
     redirect_uri = resolve_redirect_uri(uri)
+    counted = limits.check(method, login_id)
     with transaction.atomic():
         link, token = create_link(
             purpose=purpose,
@@ -108,6 +109,7 @@ def _send(
         if notice:
             context["notice"] = notice
         queue_delivery(link, add_token(redirect_uri, token), context)
+    limits.record(counted)
     signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
     return StartResult(method=method, masked_address=mask(method, target), link=link)
 
@@ -133,8 +135,9 @@ def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta,
     if is_disabled(user):
         if not app_settings.ENUMERATION_SAFE:
             raise MagicLinkError("user_disabled")
-        # Enumeration-safe: a disabled user is sent nothing, and the caller is not told so.
+        # Enumeration-safe: a disabled user is sent nothing, and the caller is not told so (nor by a limit).
         resolve_redirect_uri(uri)
+        limits.record(limits.check(method, login_id))
         return StartResult(method=method, masked_address=mask(method, login_id), link=None)
     raised = elevation.elevation_for(user, method, stepup=options.stepup, mfa=options.mfa,
                                      refresh_jwt=refresh_jwt)
@@ -163,6 +166,7 @@ def _sign_in_unknown(method: str, login_id: str, *, uri, options, meta) -> Start
         return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
                      user=None, uri=uri, options=options, meta=meta, notice=NO_ACCOUNT)
     resolve_redirect_uri(uri)
+    limits.record(limits.check(method, login_id))
     queue_no_account_notice(method, login_id, template_options=options.template_options,
                             locale=options.locale)
     return StartResult(method=method, masked_address=mask(method, login_id), link=None)

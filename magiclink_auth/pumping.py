@@ -9,19 +9,20 @@ consecutive numbers. Three defences, checked before a start call sends an SMS:
   included: a block of numbers, not one number) per hour (``SMS_RATE_PER_PREFIX``);
 - a site-wide budget of SMS per hour (``SMS_RATE_SITEWIDE``).
 
-The two caps count SMS actually sent (calls that answered 200), as the per-login-ID limits do.
+Checked by the flows with the per-login-ID limits (``limits.py``), so they hold for every way of starting a
+flow; the two caps count SMS actually sent.
 """
 
 from __future__ import annotations
 
 import phonenumbers
 
-from .api.throttling import SentMessageThrottle, login_id_of
 from .conf import app_settings
 from .errors import MagicLinkError
+from .limits import MessageThrottle
 
-__all__ = ["allowed_country_codes", "country_code", "destination_prefix", "SmsCountryGuard",
-           "SmsPrefixThrottle", "SmsBudgetThrottle"]
+__all__ = ["allowed_country_codes", "country_code", "destination_prefix", "check_country", "throttles",
+           "SmsPrefixCap", "SmsBudget"]
 
 
 def allowed_country_codes() -> set[int]:
@@ -36,37 +37,23 @@ def destination_prefix(number: str) -> str:
     return number.lstrip("+")[: max(app_settings.SMS_PREFIX_DIGITS, 1)]
 
 
-def _sms_number(request, view) -> str | None:
-    return login_id_of(request, view) if view.kwargs.get("method") == "sms" else None
+def check_country(number: str) -> None:
+    """Refuse (E062707) an SMS to a number outside the allowed countries."""
+    if country_code(number) not in allowed_country_codes():
+        raise MagicLinkError("sms_country_not_allowed", f"SMS to +{country_code(number)} is not enabled")
 
 
-class SmsCountryGuard:
-    """Refuses (E062707) an SMS start call to a number outside the allowed countries. Counts nothing."""
-
-    def allow_request(self, request, view) -> bool:
-        number = _sms_number(request, view)
-        if number is not None and country_code(number) not in allowed_country_codes():
-            raise MagicLinkError("sms_country_not_allowed", f"SMS to +{country_code(number)} is not enabled")
-        return True
-
-    def wait(self) -> None:
-        return None
-
-
-class SmsPrefixThrottle(SentMessageThrottle):
+class SmsPrefixCap(MessageThrottle):
     scope = "sms_prefix"
     setting = "SMS_RATE_PER_PREFIX"
     error_key = "sms_prefix_rate_limited"
 
-    def ident(self, request, view):
-        number = _sms_number(request, view)
-        return number and destination_prefix(number)
 
-
-class SmsBudgetThrottle(SentMessageThrottle):
+class SmsBudget(MessageThrottle):
     scope = "sms_budget"
     setting = "SMS_RATE_SITEWIDE"
     error_key = "sms_budget_exhausted"
 
-    def ident(self, request, view):
-        return "site" if _sms_number(request, view) else None
+
+def throttles(number: str) -> list[MessageThrottle]:
+    return [SmsPrefixCap(destination_prefix(number)), SmsBudget("site")]

@@ -119,3 +119,31 @@ def test_per_process_cache_is_warned_about_outside_debug(settings):
     assert "magiclink_auth.W031" in check_ids()
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"}}
     assert "magiclink_auth.W031" not in check_ids()
+
+
+def test_the_sign_in_pages_share_the_sms_guard(client, limits, outbox):
+    from django.test import Client
+
+    from .web_helpers import ask_for_link
+
+    limits(SMS_ALLOWED_COUNTRY_CODES=[1], SMS_RATE_SITEWIDE="1/hour")
+    refused = ask_for_link(client, "+442079460958")
+    assert refused.status_code == 400 and b"SMS to +44 is not enabled" in refused.content
+    assert ask_for_link(client, "+14155550101").status_code == 303
+    # Another browser, no session in common: the site-wide budget still holds.
+    spent = ask_for_link(Client(), "+14155550199")
+    assert spent.status_code == 429 and 1 <= int(spent["Retry-After"]) <= 3600
+    assert [m.recipient for m in outbox] == ["+14155550101"]
+
+
+def test_the_sign_in_pages_share_the_per_address_cooldown(limits, outbox):
+    from django.test import Client
+
+    from .web_helpers import ask_for_link
+
+    limits(RESEND_COOLDOWN=60)
+    assert ask_for_link(Client(), "ada@example.com").status_code == 303
+    # A fresh browser (no session cookie) cannot skip the cooldown the page keeps in its session.
+    again = ask_for_link(Client(), "ADA@example.com")
+    assert again.status_code == 429 and 1 <= int(again["Retry-After"]) <= 60
+    assert len(outbox) == 1

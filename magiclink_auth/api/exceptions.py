@@ -27,11 +27,11 @@ def error_response(error: MagicLinkError, headers: dict[str, str] | None = None)
 
 def exception_handler(exc: Exception, context) -> Response | None:
     if isinstance(exc, MagicLinkError):
-        return error_response(exc)
+        retry_after = getattr(exc, "retry_after", None)
+        return error_response(exc, {"Retry-After": str(retry_after)} if retry_after else None)
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
-        key = getattr(exc, "error_key", "rate_limited")
-        return error_response(MagicLinkError(key), {"Retry-After": str(max(wait, 1))})
+        return error_response(MagicLinkError("rate_limited"), {"Retry-After": str(max(wait, 1))})
     if isinstance(exc, RequestDataTooBig):
         return error_response(MagicLinkError("body_too_large"))
     if isinstance(exc, SuspiciousOperation):

@@ -14,16 +14,13 @@ from ..cookies import clear_session_cookies, set_session_cookies
 from ..errors import MagicLinkError
 from ..identifiers import EMAIL
 from ..keys import jwks
-from ..pumping import SmsBudgetThrottle, SmsCountryGuard, SmsPrefixThrottle
 from ..users import user_json
 from ..web.browsers import bind_link
 from .exceptions import exception_handler
 from .parsers import StrictJSONParser
 from .serializers import SignUpSerializer, StartSerializer, VerifySerializer, login_options, parse
 from .throttling import (
-    LoginIdThrottle,
     RefreshSessionThrottle,
-    ResendCooldownThrottle,
     StartIPThrottle,
     ThrottledViewMixin,
     VerifyIPThrottle,
@@ -97,12 +94,8 @@ def _method(method: str) -> str:
     return method
 
 
-# Start calls: per IP; SMS country first (a refusal, not a count); then per login ID and the SMS caps,
-# which count only messages sent.
-START_THROTTLES = (
-    StartIPThrottle, SmsCountryGuard, ResendCooldownThrottle, LoginIdThrottle, SmsPrefixThrottle,
-    SmsBudgetThrottle,
-)
+# Start calls per IP; the limits per login ID and on SMS are the flows' (limits.py).
+START_THROTTLES = (StartIPThrottle,)
 
 
 def _start_response(result: flows.StartResult, request: Request, data: dict) -> Response:

@@ -50,8 +50,8 @@ def _url(name: str) -> str:
 def _cooldown_left(request: HttpRequest, login_id: str) -> int:
     """Seconds before this browser may have another link sent to the same address.
 
-    The API's throttles guard its own endpoints; these pages start flows directly, so they keep the resend
-    cooldown themselves (``RESEND_COOLDOWN`` where the site sets one, else 60 seconds).
+    The flows enforce ``RESEND_COOLDOWN`` per address for every caller (``limits.py``); this check of the
+    browser's own last request comes first only to word the answer for a person.
     """
     pending = request.session.get(PENDING_KEY) or {}
     if pending.get("loginId") != login_id:
@@ -80,7 +80,7 @@ def _send(request: HttpRequest, login_id: str) -> None:
 
 def _refused(request: HttpRequest, template: str, context: dict, exc: MagicLinkError) -> HttpResponse:
     response = _site_page(request, template, {**context, "error": exc.message}, exc.status)
-    if exc.key == "rate_limited":
+    if exc.status == 429:
         response["Retry-After"] = str(getattr(exc, "retry_after", 60))
     return response
 
