@@ -1,0 +1,50 @@
+"""Settings of the benchmarks: the example site's, made quiet and production-like.
+
+The database is ``DATABASE_URL`` (PostgreSQL, say) or, without it, an SQLite file the harness names in
+``BENCH_SQLITE_PATH``. Each run works in its own throw-away database (``test_<name>``), never in yours.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "0")
+
+from example_project.settings import *  # noqa: E402,F403
+from example_project.settings import DATABASES, INSTALLED_APPS, MAGICLINK_AUTH  # noqa: E402
+
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+if not os.environ.get("DATABASE_URL"):
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("BENCH_SQLITE_PATH", ":memory:"),
+        # Several gunicorn workers share the file: wait for the lock instead of failing, take the write
+        # lock when a transaction starts (no upgrade deadlocks), and let readers run beside the writer.
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+        "TEST": {"NAME": os.environ.get("BENCH_SQLITE_PATH", ":memory:")},
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "60"))
+    if os.environ.get("BENCH_DB_NAME"):  # a gunicorn worker joining the database the harness made
+        DATABASES["default"]["NAME"] = os.environ["BENCH_DB_NAME"]
+
+# The database task backend is what a production site runs: the request only inserts the task row.
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]
+TASKS = {"default": {"BACKEND": os.environ.get("BENCH_TASKS_BACKEND",
+                                               "django_tasks_db.DatabaseBackend")}}
+
+MAGICLINK_AUTH = {
+    **MAGICLINK_AUTH,
+    "PROJECT_ID": "P2benchproject",
+    "REDIRECT_URLS": ["https://app.example.com/"],
+    "DEFAULT_REDIRECT_URL": "https://app.example.com/welcome",
+    "DELIVERY": {
+        "email": {"BACKEND": "bench_backends.SleepBackend", "OPTIONS": {"SECONDS": 0}},
+        "sms": {"BACKEND": "bench_backends.SleepBackend", "OPTIONS": {"SECONDS": 0}},
+    },
+}

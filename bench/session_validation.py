@@ -1,0 +1,153 @@
+"""A protected view behind the session middleware against the same view with no authentication.
+
+Prints in-process requests per second of each through Django's WSGI handler, their ratio (target <= 1.15:
+validating a session costs under 15 % of a request) and SQL queries per protected request (target 0: a
+session JWT is checked with the cached public key, never with the database).
+
+    python bench/session_validation.py            # SQLite
+    DATABASE_URL=postgres://... python bench/session_validation.py
+"""
+
+from __future__ import annotations
+
+import io
+
+import harness
+
+harness.setup()
+
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.http import HttpResponse, JsonResponse  # noqa: E402
+from django.test import override_settings  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from magiclink_auth import jwts  # noqa: E402
+from magiclink_auth.conf import app_settings  # noqa: E402
+from magiclink_auth.sessions import start_session  # noqa: E402
+from magiclink_auth.users import create_user  # noqa: E402
+
+try:  # the app's own middleware, once it exists; until then a minimal one doing the same check
+    from magiclink_auth.middleware import MagicLinkSessionMiddleware as SessionMiddleware
+except ImportError:
+
+    class SessionMiddleware:
+        """Validates the session JWT (``DS`` cookie or ``Authorization: Bearer``) and sets ``request.magiclink``.
+
+        Nothing but the signature, expiry, issuer and kind is checked: that is the stateless check every
+        protected request pays for; revocation is the refresh JWT's business.
+        """
+
+        def __init__(self, get_response):
+            self.get_response = get_response
+
+        def __call__(self, request):
+            token = request.COOKIES.get(app_settings.SESSION_COOKIE_NAME)
+            if not token:
+                scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+                token = token if scheme.lower() == "bearer" else ""
+            request.magiclink = None
+            if token:
+                try:
+                    request.magiclink = jwts.decode(token, jwts.SESSION)
+                except jwts.InvalidJWT:
+                    pass
+            return self.get_response(request)
+
+
+def authenticated(request) -> bool:
+    return bool(getattr(request, "magiclink", None) or getattr(request, "magiclink_session", None))
+
+
+def page(request):
+    return JsonResponse({"hello": "world"})
+
+
+def protected(request):
+    if not authenticated(request):
+        return HttpResponse(status=401)
+    return page(request)
+
+
+urlpatterns = [path("open", page), path("protected", protected)]
+MIDDLEWARE_PATH = f"{SessionMiddleware.__module__}.{SessionMiddleware.__qualname__}"
+if SessionMiddleware.__module__ == "__main__":
+    import sys
+
+    sys.modules.setdefault("session_validation_bench", sys.modules["__main__"])
+    MIDDLEWARE_PATH = f"session_validation_bench.{SessionMiddleware.__qualname__}"
+
+
+def make_handler(middleware: list[str]) -> WSGIHandler:
+    with override_settings(MIDDLEWARE=middleware):  # read once, when the handler is built
+        return WSGIHandler()
+
+
+def environ(path_info: str, cookie: str = "") -> dict:
+    return {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path_info, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1", "HTTP_COOKIE": cookie,
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
+    }
+
+
+def caller(handler: WSGIHandler, path_info: str, cookie: str = ""):
+    statuses = []
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
+
+    def call():
+        response = handler(environ(path_info, cookie), start_response)
+        b"".join(response)
+        response.close()
+
+    call()
+    assert statuses[0].startswith("200"), f"{path_info} answered {statuses[0]}"
+    return call
+
+
+def measure(label: str, base_middleware: list[str], cookie: str) -> float:
+    from django.db import reset_queries
+
+    plain = caller(make_handler(base_middleware), "/open")
+    guarded = caller(make_handler([*base_middleware, MIDDLEWARE_PATH]), "/protected", cookie)
+    # Interleave the rounds so that drift in the machine's speed hits both alike.
+    plain_rate = guarded_rate = 0.0
+    for _ in range(3):
+        plain_rate = max(plain_rate, harness.rate(plain, seconds=1.5, rounds=3))
+        guarded_rate = max(guarded_rate, harness.rate(guarded, seconds=1.5, rounds=3))
+    with harness.queries() as captured:
+        for _ in range(100):
+            guarded()
+    reset_queries()
+    ratio = plain_rate / guarded_rate
+    print(f"-- {label}")
+    print(f"   no authentication:        {plain_rate:9,.0f} req/s  ({1e6 / plain_rate:6.1f} us/request)")
+    print(f"   behind the middleware:    {guarded_rate:9,.0f} req/s  ({1e6 / guarded_rate:6.1f} us/request)")
+    print(f"   session validation costs: {1e6 / guarded_rate - 1e6 / plain_rate:6.1f} us/request")
+    print("   " + harness.verdict("ratio (no auth / protected)", ratio, "<= 1.15", ratio <= 1.15))
+    per_request = len(captured) / 100
+    print("   " + harness.verdict("queries per protected request", per_request, "0", per_request == 0))
+    return ratio
+
+
+def main() -> None:
+    from django.conf import settings
+    from django.urls import clear_url_caches
+
+    settings.ROOT_URLCONF = "session_validation_bench"
+    clear_url_caches()
+    harness.header("session validation: protected view vs. the same view without authentication")
+    print(f"   middleware: {MIDDLEWARE_PATH}; signing: {app_settings.SIGNING_ALGORITHM}, "
+          f"{app_settings.RSA_KEY_SIZE}-bit key")
+    user = create_user("email", "bench@example.com", {})
+    tokens = start_session(user, amr=["email"], claims={}, ip=None, user_agent="bench")
+    cookie = f"{app_settings.SESSION_COOKIE_NAME}={tokens.session_jwt}"
+    measure("the example site's middleware stack (the target applies here)", list(settings.MIDDLEWARE), cookie)
+    measure("no other middleware at all (worst case: the bare handler)", [], cookie)
+
+
+if __name__ == "__main__":
+    main()
