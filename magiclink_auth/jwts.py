@@ -8,12 +8,14 @@ JWT is never accepted where a refresh JWT is expected, or the reverse: ``drn`` i
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import jwt
 
-from .conf import app_settings
+from .conf import app_settings, on_reload
 from .keys import get_signing_key, get_verification_key
 
 __all__ = ["SESSION", "REFRESH", "RESERVED_CLAIMS", "encode", "decode", "InvalidJWT"]
@@ -46,6 +48,36 @@ def encode(kind: str, claims: dict[str, Any], *, issued_at: datetime, lifetime) 
 
 
 def decode(token: str, kind: str) -> dict[str, Any]:
+    """The claims of a valid token of ``kind``; raises ``InvalidJWT`` otherwise.
+
+    A session JWT is presented on every request of its session, and checking its RSA signature costs
+    more than the rest of a small request, so the claims of session JWTs already verified are kept,
+    keyed by the exact token. For the same bytes only time and the key ring can change the answer, so
+    the expiry and the key are checked again on every call; tokens that fail are never kept, and the
+    memory is emptied when the settings change (``on_reload``).
+    """
+    if kind == SESSION and isinstance(token, str):
+        kid, claims = _verified_session(token)
+        if claims["exp"] + LEEWAY_SECONDS <= time.time():
+            raise InvalidJWT("ExpiredSignatureError")
+        if get_verification_key(kid) is None:
+            raise InvalidJWT("unknown key or algorithm")
+        return dict(claims)
+    return _decode(token, kind)
+
+
+@lru_cache(maxsize=4096)
+def _verified_session(token: str) -> tuple[str, dict[str, Any]]:
+    claims = _decode(token, SESSION)
+    return str(jwt.get_unverified_header(token).get("kid", "")), claims
+
+
+@on_reload
+def clear_cache() -> None:
+    _verified_session.cache_clear()
+
+
+def _decode(token: str, kind: str) -> dict[str, Any]:
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16 * 1024:
         raise InvalidJWT("malformed")
     try:
