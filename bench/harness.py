@@ -122,9 +122,23 @@ def verdict(name: str, value: float, target: str, ok: bool) -> str:
 
 @contextmanager
 def queries():
-    """Count the SQL statements run inside the block: ``with queries() as q: ...; len(q)``."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    """The SQL statements run inside the block: ``with queries() as sql: ...; len(sql)``.
 
-    with CaptureQueriesContext(connection) as context:
-        yield context
+    Counted at the cursor, not read from ``connection.queries``, which Django empties at each request.
+    """
+    from django.db import connection
+
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield statements
+
+
+def data_queries(statements: list[str]) -> int:
+    """Statements other than transaction control (SQLite's BEGIN, savepoints): PostgreSQL sends none."""
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+    return sum(not sql.lstrip().upper().startswith(control) for sql in statements)

@@ -55,20 +55,16 @@ except ImportError:
                     pass
             return self.get_response(request)
 
-
 def authenticated(request) -> bool:
     return bool(getattr(request, "magiclink", None) or getattr(request, "magiclink_session", None))
 
-
 def page(request):
     return JsonResponse({"hello": "world"})
-
 
 def protected(request):
     if not authenticated(request):
         return HttpResponse(status=401)
     return page(request)
-
 
 urlpatterns = [path("open", page), path("protected", protected)]
 MIDDLEWARE_PATH = f"{SessionMiddleware.__module__}.{SessionMiddleware.__qualname__}"
@@ -78,11 +74,9 @@ if SessionMiddleware.__module__ == "__main__":
     sys.modules.setdefault("session_validation_bench", sys.modules["__main__"])
     MIDDLEWARE_PATH = f"session_validation_bench.{SessionMiddleware.__qualname__}"
 
-
 def make_handler(middleware: list[str]) -> WSGIHandler:
     with override_settings(MIDDLEWARE=middleware):  # read once, when the handler is built
         return WSGIHandler()
-
 
 def environ(path_info: str, cookie: str = "") -> dict:
     return {
@@ -92,7 +86,6 @@ def environ(path_info: str, cookie: str = "") -> dict:
         "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
         "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
     }
-
 
 def caller(handler: WSGIHandler, path_info: str, cookie: str = ""):
     statuses = []
@@ -109,9 +102,7 @@ def caller(handler: WSGIHandler, path_info: str, cookie: str = ""):
     assert statuses[0].startswith("200"), f"{path_info} answered {statuses[0]}"
     return call
 
-
 def measure(label: str, base_middleware: list[str], cookie: str) -> float:
-    from django.db import reset_queries
 
     plain = caller(make_handler(base_middleware), "/open", cookie)
     guarded = caller(make_handler([*base_middleware, MIDDLEWARE_PATH]), "/protected", cookie)
@@ -124,7 +115,6 @@ def measure(label: str, base_middleware: list[str], cookie: str) -> float:
     with harness.queries() as captured:
         for _ in range(100):
             guarded()
-    reset_queries()
     ratio = plain_rate / guarded_rate
     print(f"-- {label}")
     print(f"   no authentication:        {plain_rate:9,.0f} req/s  ({1e6 / plain_rate:6.1f} us/request)")
@@ -134,7 +124,6 @@ def measure(label: str, base_middleware: list[str], cookie: str) -> float:
     per_request = len(captured) / 100
     print("   " + harness.verdict("queries per protected request", per_request, "0", per_request == 0))
     return ratio
-
 
 def main() -> None:
     from django.conf import settings
@@ -156,7 +145,6 @@ def main() -> None:
     stack = list(settings.MIDDLEWARE)
     measure("the example site's middleware stack (the target applies here)", stack, cookie)
     measure("no other middleware at all (worst case: the bare handler)", [], cookie)
-
 
 if __name__ == "__main__":
     main()
