@@ -16,8 +16,14 @@ class DefaultAdapter:
     # Roles and permissions: override get_roles / get_permissions to take them from elsewhere (an LDAP
     # directory, a tenant table); the claims and the user JSON's roleNames read them from here.
     def get_roles(self, user) -> list[str]:
-        """The ``roles`` claim: the names of the user's Django groups."""
-        return sorted(user.groups.values_list("name", flat=True))
+        """The ``roles`` claim: the names of the user's Django groups.
+
+        Kept on the user object for the rest of the request, as Django keeps permissions: a verify asks
+        twice (the session JWT, then the user JSON).
+        """
+        if not hasattr(user, "_magiclink_roles"):
+            user._magiclink_roles = sorted(user.groups.values_list("name", flat=True))
+        return list(user._magiclink_roles)
 
     def get_permissions(self, user) -> list[str]:
         """The ``permissions`` claim: the user's Django permissions as ``app_label.codename``."""

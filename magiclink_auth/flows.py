@@ -210,7 +210,8 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
             profile = get_profile(user)
             first_seen = created or profile.first_verified_at is None
             now = timezone.now()
-            Profile.objects.filter(pk=profile.pk, first_verified_at=None).update(first_verified_at=now)
+            if first_seen:
+                Profile.objects.filter(pk=profile.pk, first_verified_at=None).update(first_verified_at=now)
             if profile.status == Profile.Status.INVITED:
                 profile.status = Profile.Status.ENABLED
                 profile.save(update_fields=["status"])
@@ -236,7 +237,8 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
 
 def _mark_contact_verified(profile: Profile, link: PendingLink) -> None:
     field = "email" if link.method == "email" else "phone"
-    if getattr(profile, field) in ("", link.login_id):
+    current = getattr(profile, field)
+    if current == "" or (current == link.login_id and not getattr(profile, f"verified_{field}")):
         setattr(profile, field, link.login_id)
         setattr(profile, f"verified_{field}", True)
         profile.save(update_fields=[field, f"verified_{field}"])

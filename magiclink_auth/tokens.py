@@ -61,7 +61,10 @@ def find_link(token: str) -> PendingLink:
     """The link a token belongs to, if it may still be used. Raises ``InvalidLink`` with the reason."""
     if not isinstance(token, str) or not token or len(token) > 128:
         raise _refuse(None, "malformed token", "link_invalid")
-    link = PendingLink.objects.filter(token_hash=hash_token(token)).first()
+    # The user and profile come in the same query: verify needs both (bench/verify_scaling.py).
+    link = (
+        PendingLink.objects.select_related("user__magiclink_profile").filter(token_hash=hash_token(token)).first()
+    )
     if link is None:
         raise _refuse(None, "unknown token", "link_invalid")
     if link.consumed_at is not None:

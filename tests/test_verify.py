@@ -3,8 +3,11 @@
 import jwt as pyjwt
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from magiclink_auth.models import Profile
+from magiclink_auth.models import LoginId, Profile
 from tests.conftest import PROJECT_ID, token_of
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +136,26 @@ def test_keys_endpoint_publishes_the_signing_key(api, signed_up):
     public = pyjwt.PyJWK(key).key
     assert public.key_size >= 2048
     pyjwt.decode(body["sessionJwt"], public, algorithms=["RS256"])
+
+
+def test_a_returning_users_verify_stays_within_its_query_budget(api, outbox, signed_up):
+    """bench/verify_scaling.py's target: at most 8 statements, transaction control aside."""
+    signed_up("ada@example.com")
+    api.post("/v1/auth/magiclink/signin/email", {"loginId": "ada@example.com"})
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post("/v1/auth/magiclink/verify", {"token": token_of(outbox[-1])})
+    assert response.status_code == 200
+    assert response.json()["user"]["verifiedEmail"] is True
+    control = ("BEGIN", "SAVEPOINT", "RELEASE")
+    statements = [q["sql"] for q in captured.captured_queries if not q["sql"].upper().startswith(control)]
+    assert len(statements) <= 8, "\n".join(statements)
+
+
+def test_roles_reach_both_the_session_jwt_and_the_user_json(api, outbox, signed_up):
+    signed_up("ada@example.com")
+    user = LoginId.objects.get(value="ada@example.com").user
+    user.groups.add(Group.objects.create(name="editors"))
+    api.post("/v1/auth/magiclink/signin/email", {"loginId": "ada@example.com"})
+    body = api.post("/v1/auth/magiclink/verify", {"token": token_of(outbox[-1])}).json()
+    assert claims_of(body["sessionJwt"])["roles"] == ["editors"]
+    assert body["user"]["roleNames"] == ["editors"]
