@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
@@ -21,11 +20,11 @@ class SleepBackend(BaseBackend):
 
 
 def mailbox_path(directory: str, recipient: str) -> Path:
-    return Path(directory) / hashlib.sha1(recipient.encode()).hexdigest()[:16]
+    return Path(directory) / recipient.replace("/", "_")
 
 
 class MailboxBackend(BaseBackend):
-    """Writes each link to ``<DIR>/<hash of recipient>``, where the load generator reads it like an inbox."""
+    """Writes each link to ``<DIR>/<recipient>``, where the load generator reads it like an inbox."""
 
     provider = "mailbox"
 

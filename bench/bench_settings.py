@@ -38,13 +38,16 @@ INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]
 TASKS = {"default": {"BACKEND": os.environ.get("BENCH_TASKS_BACKEND",
                                                "django_tasks_db.DatabaseBackend")}}
 
+# throughput.py: links left in a folder the load generator reads (BENCH_MAILBOX), sent in-request.
+_delivery = (
+    {"BACKEND": "bench_backends.MailboxBackend", "OPTIONS": {"DIR": os.environ["BENCH_MAILBOX"]}}
+    if os.environ.get("BENCH_MAILBOX")
+    else {"BACKEND": "bench_backends.SleepBackend", "OPTIONS": {"SECONDS": 0}}
+)
 MAGICLINK_AUTH = {
     **MAGICLINK_AUTH,
     "PROJECT_ID": "P2benchproject",
     "REDIRECT_URLS": ["https://app.example.com/"],
     "DEFAULT_REDIRECT_URL": "https://app.example.com/welcome",
-    "DELIVERY": {
-        "email": {"BACKEND": "bench_backends.SleepBackend", "OPTIONS": {"SECONDS": 0}},
-        "sms": {"BACKEND": "bench_backends.SleepBackend", "OPTIONS": {"SECONDS": 0}},
-    },
+    "DELIVERY": {"email": _delivery, "sms": _delivery},
 }
