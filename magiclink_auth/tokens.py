@@ -61,9 +61,12 @@ def find_link(token: str) -> PendingLink:
     """The link a token belongs to, if it may still be used. Raises ``InvalidLink`` with the reason."""
     if not isinstance(token, str) or not token or len(token) > 128:
         raise _refuse(None, "malformed token", "link_invalid")
-    # The user and profile come in the same query: verify needs both (bench/verify_scaling.py).
+    # The user, profile and browser login (or their absence) come in the same query: verify needs them all
+    # (bench/verify_scaling.py).
     link = (
-        PendingLink.objects.select_related("user__magiclink_profile").filter(token_hash=hash_token(token)).first()
+        PendingLink.objects.select_related("user__magiclink_profile", "browser_login")
+        .filter(token_hash=hash_token(token))
+        .first()
     )
     if link is None:
         raise _refuse(None, "unknown token", "link_invalid")

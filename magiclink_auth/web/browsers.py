@@ -78,6 +78,10 @@ def bind_link(link: PendingLink | None, request: HttpRequest | None, *, cross_de
 @receiver(signals.link_verified)
 def _link_verified(*, link: PendingLink, session: RefreshSession, first_seen: bool, **kwargs) -> None:
     """Any verify (landing page or the API) completes the hand-over to the tab that is waiting."""
+    try:
+        link.browser_login  # noqa: B018 - loaded with the link by find_link: no query
+    except BrowserLogin.DoesNotExist:
+        return  # a link no browser asked for (the API's): nothing to hand over
     BrowserLogin.objects.filter(link=link).update(
         session=session, confirmed_at=timezone.now(), first_seen=first_seen
     )
