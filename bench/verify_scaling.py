@@ -101,14 +101,15 @@ def measure(client: Client, users) -> tuple[list[float], int]:
                                content_type="application/json", **auth)
         assert response.status_code == 200, response.content
 
-    with harness.queries() as captured:
-        verify(tokens.pop())
-    samples = []
+    samples, counts = [], []
     for token in tokens:
-        start = CLOCK()
-        verify(token)
-        samples.append(CLOCK() - start)
-    return samples, harness.data_queries(captured)
+        with harness.queries() as captured:
+            start = CLOCK()
+            verify(token)
+            samples.append(CLOCK() - start)
+        counts.append(harness.data_queries(captured))
+    # The median: once a minute one verify also reloads the signing key (keys.SIGNING_KEY_TTL).
+    return samples, int(statistics.median(counts))
 
 
 def best_round(client: Client, users) -> tuple[list[float], int]:
