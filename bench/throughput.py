@@ -44,16 +44,10 @@ SECRET_KEY = {secret!r}
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1"]
 ROOT_URLCONF = "sesame_site.urls"
-INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions"]
-# The example site's stack, so that both sites pay the same for it.
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
+INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
+                  "django.contrib.messages"]
+# The example site's stack, its own session middleware aside, so that both sites pay the same for it.
+MIDDLEWARE = {middleware!r}
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "sesame.backends.ModelBackend"]
 # Like a magic link: valid 10 minutes, usable once.
 SESAME_MAX_AGE = 600
@@ -211,7 +205,10 @@ def run_sesame(mailbox: Path) -> dict:
     site = harness.TMP / "sesame"
     (site / "sesame_site").mkdir(parents=True)
     (site / "sesame_site" / "__init__.py").write_text("")
-    settings_text = SESAME_SETTINGS.format(secret=secrets.token_urlsafe(40))
+    from django.conf import settings
+
+    middleware = [entry for entry in settings.MIDDLEWARE if not entry.startswith("magiclink_auth.")]
+    settings_text = SESAME_SETTINGS.format(secret=secrets.token_urlsafe(40), middleware=middleware)
     (site / "sesame_site" / "settings.py").write_text(settings_text)
     (site / "sesame_site" / "urls.py").write_text(SESAME_URLS.format())
     (site / "sesame_site" / "wsgi.py").write_text(
