@@ -73,8 +73,9 @@ def fill(total: int) -> float:
             sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
             for offset in range(have, total, BATCH):
                 cursor.executemany(sql, list(filler_rows(offset, min(BATCH, total - offset))))
-    with connection.cursor() as cursor:  # what autovacuum / a scheduled ANALYZE would have done
-        cursor.execute("ANALYZE")
+    # What autovacuum would do after a million inserts, done now rather than in the middle of the timing.
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {table}" if connection.vendor == "postgresql" else "ANALYZE")
     return time.perf_counter() - started
 
 
