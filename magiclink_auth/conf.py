@@ -43,6 +43,14 @@ DEFAULTS: dict[str, Any] = {
     },
     # Queue name on the tasks framework's default backend used for delivery.
     "DELIVERY_QUEUE": "default",
+    # Delivery: retries of a link the provider did not take (a retryable DeliveryError). The n-th retry
+    # waits DELIVERY_RETRY_BACKOFF * 2**(n-1), at most DELIVERY_RETRY_MAX_BACKOFF, plus up to 20% jitter;
+    # after DELIVERY_MAX_ATTEMPTS attempts, or once the link expired, delivery gives up. An attempt claims
+    # the link for DELIVERY_CLAIM_TIMEOUT, after which a crashed attempt is retried.
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_RETRY_BACKOFF": timedelta(seconds=15),
+    "DELIVERY_RETRY_MAX_BACKOFF": timedelta(minutes=5),
+    "DELIVERY_CLAIM_TIMEOUT": timedelta(minutes=2),
     # Cookies carrying the session (DS) and refresh (DSR) JWTs.
     "SESSION_COOKIE_NAME": "DS",
     "REFRESH_COOKIE_NAME": "DSR",
@@ -100,7 +108,8 @@ DEFAULTS: dict[str, Any] = {
 IMPORT_STRINGS = {"ADAPTER", "TENANTS_PROVIDER"}
 DURATIONS = {
     "LINK_LIFETIME", "SESSION_LIFETIME", "REFRESH_LIFETIME", "REFRESH_REUSE_GRACE", "CONFIRM_REPLAY_WINDOW",
-    "PENDING_POLL_INTERVAL", "RESEND_COOLDOWN",
+    "PENDING_POLL_INTERVAL", "RESEND_COOLDOWN", "DELIVERY_RETRY_BACKOFF", "DELIVERY_RETRY_MAX_BACKOFF",
+    "DELIVERY_CLAIM_TIMEOUT",
 }
 
 

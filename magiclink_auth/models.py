@@ -125,9 +125,17 @@ class PendingLink(models.Model):
     voided_at = models.DateTimeField(null=True, blank=True)
     requester_ip = models.GenericIPAddressField(null=True, blank=True)
     requester_user_agent = models.CharField(max_length=512, blank=True)
+    # Delivery state (see tasks.py). "failed" with a next attempt set is a failure that will be retried;
+    # "failed" without one gave up. The link's URL waits here sealed (AES-GCM, sealing.py) until it is
+    # sent, gives up or expires, so the task queue itself never carries the token.
     delivery_status = models.CharField(max_length=8, choices=Delivery.choices, default=Delivery.QUEUED)
     delivery_error = models.CharField(max_length=512, blank=True)
     delivery_message_id = models.CharField(max_length=128, blank=True)
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    delivery_next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    delivery_sent_at = models.DateTimeField(null=True, blank=True)
+    delivery_sealed_url = models.TextField(blank=True, editable=False)
+    delivery_context = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("pending link")

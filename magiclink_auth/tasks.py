@@ -1,14 +1,29 @@
 """Delivery as a task of Django's tasks framework (``django.tasks``; the ``django-tasks`` backport on 5.2).
 
-The start call stores the link and enqueues on commit; the worker (or the immediate backend in development)
-sends and records the outcome on the link.
+The start call stores the link, with its URL sealed (AES-GCM, ``sealing.py``) and the template context, and
+enqueues ``deliver_link(link_id)`` on commit: the task queue carries an id, never a token. An attempt first
+claims the link with a conditional UPDATE (so a task, a retried task and the ``magiclink_retry_deliveries``
+command never send one link twice at once), sends, and records the outcome on the link:
+
+- sent: ``delivery_status="sent"``, the provider's message id, the sealed URL cleared;
+- a retryable ``DeliveryError`` (provider outage, 5xx, 429): ``"failed"`` with the reason and
+  ``delivery_next_attempt_at`` after an exponential backoff; re-enqueued with ``run_after`` when the task
+  backend supports deferred tasks, and found by ``manage.py magiclink_retry_deliveries`` either way;
+- a permanent failure, too many attempts, or a link that expired or was superseded meanwhile: ``"failed"``
+  with no next attempt, the sealed URL cleared.
+
+A start call whose enqueue fails (task backend down) still answers; the link stays due and the command sends it.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 try:
     from django.tasks import task
@@ -22,46 +37,159 @@ from .errors import DeliveryError
 from .models import PendingLink
 from .sealing import seal, unseal
 
-__all__ = ["deliver_link", "queue_delivery"]
+__all__ = ["deliver", "deliver_link", "due_links", "expire_undelivered", "queue_delivery", "retry_delay"]
 
 logger = logging.getLogger("magiclink_auth")
 
+Delivery = PendingLink.Delivery
+PENDING = [Delivery.QUEUED, Delivery.FAILED]
+
+# Outcomes of one attempt, as returned by ``deliver`` (and the task's return value).
+SENT, RETRY, GAVE_UP, SKIPPED = "sent", "retry", "gave_up", "skipped"
+
 
 def queue_delivery(link: PendingLink, url: str, context: dict) -> None:
-    """Send the link once the transaction that stored it commits (never a link to a rolled-back row)."""
-    sealed = seal(url)
-    transaction.on_commit(
-        lambda: deliver_link.using(queue_name=app_settings.DELIVERY_QUEUE).enqueue(link.pk, sealed, context)
+    """Record what to send on the link, and enqueue its delivery once the transaction commits."""
+    PendingLink.objects.filter(pk=link.pk).update(
+        delivery_status=Delivery.QUEUED,
+        delivery_sealed_url=seal(url),
+        delivery_context=context,
+        delivery_next_attempt_at=timezone.now(),
     )
+    transaction.on_commit(lambda: _enqueue(link.pk), robust=True)
+
+
+def _enqueue(link_id: int, run_after: datetime | None = None) -> None:
+    options = {"queue_name": app_settings.DELIVERY_QUEUE}
+    if run_after is not None:
+        options["run_after"] = run_after
+    try:
+        deliver_link.using(**options).enqueue(link_id)
+    except Exception as exc:  # noqa: BLE001 - the link stays due; magiclink_retry_deliveries sends it
+        logger.warning("Could not enqueue delivery of link #%s (%s); it stays due", link_id, type(exc).__name__)
+
+
+def _supports_defer() -> bool:
+    try:
+        return bool(deliver_link.get_backend().supports_defer)
+    except Exception:  # noqa: BLE001 - a misconfigured backend: leave retries to the command
+        return False
 
 
 @task()
-def deliver_link(link_id: int, sealed_url: str, context: dict) -> str:
-    link = PendingLink.objects.filter(pk=link_id).first()
-    if link is None or link.consumed_at or link.voided_at:
-        return "skipped"
+def deliver_link(link_id: int) -> str:
+    outcome = deliver(link_id)
+    if outcome == RETRY and _supports_defer():
+        link = PendingLink.objects.filter(pk=link_id).only("delivery_next_attempt_at").first()
+        if link is not None and link.delivery_next_attempt_at is not None:
+            _enqueue(link_id, run_after=link.delivery_next_attempt_at)
+    return outcome
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt: exponential, capped, with jitter."""
+    base = app_settings.DELIVERY_RETRY_BACKOFF * (2 ** max(attempts - 1, 0))
+    delay = min(base, app_settings.DELIVERY_RETRY_MAX_BACKOFF)
+    return delay + delay * random.uniform(0, 0.2)  # noqa: S311 - jitter spreads retries after an outage
+
+
+def _claim(link_id: int) -> PendingLink | None:
+    """Take the link for one attempt, or None if it is not due or another attempt has it."""
+    now = timezone.now()
+    claimed = PendingLink.objects.filter(
+        pk=link_id, delivery_status__in=PENDING, delivery_next_attempt_at__lte=now
+    ).update(
+        delivery_next_attempt_at=now + app_settings.DELIVERY_CLAIM_TIMEOUT,
+        delivery_attempts=F("delivery_attempts") + 1,
+    )
+    return PendingLink.objects.filter(pk=link_id).first() if claimed else None
+
+
+def _give_up(link: PendingLink, reason: str) -> str:
+    PendingLink.objects.filter(pk=link.pk).update(
+        delivery_status=Delivery.FAILED, delivery_error=reason[:512], delivery_next_attempt_at=None,
+        delivery_sealed_url="",
+    )
+    return GAVE_UP
+
+
+def _unusable(link: PendingLink) -> str:
+    if link.consumed_at:
+        return "Link used before it was delivered"
+    if link.voided_at:
+        return "Link superseded by a newer one before it was delivered"
+    if link.expires_at <= timezone.now():
+        return "Link expired before it could be delivered"
+    return ""
+
+
+def deliver(link_id: int) -> str:
+    """One delivery attempt of a due link: ``"sent"``, ``"retry"``, ``"gave_up"`` or ``"skipped"``."""
+    link = _claim(link_id)
+    if link is None:
+        return SKIPPED
+    if reason := _unusable(link):
+        return _give_up(link, reason)
+    if not link.delivery_sealed_url:
+        return _give_up(link, "Nothing to send")
     message = LinkMessage(
         channel=link.method,
         recipient=link.target,
-        url=unseal(sealed_url),
+        url=unseal(link.delivery_sealed_url),
         purpose=link.purpose,
         expires_at=link.expires_at,
         link_id=link.pk,
         template_id=link.login_options.get("templateId") or "",
         locale=link.login_options.get("locale") or "",
-        context=context,
+        context=link.delivery_context,
     )
     try:
         result = get_backend(link.method).send(message)
     except DeliveryError as exc:
-        logger.warning("Delivery of link #%s by %s failed: %s", link.pk, exc.provider or link.method, exc)
-        PendingLink.objects.filter(pk=link.pk).update(
-            delivery_status=PendingLink.Delivery.FAILED, delivery_error=str(exc)[:512]
-        )
-        signals.delivery_failed.send(sender=PendingLink, link=link, error=str(exc))
-        return "failed"
+        return _failed(link, str(exc), retryable=exc.retryable, provider=exc.provider)
+    except Exception as exc:
+        # A bug or a misconfiguration, not the provider: record it, keep the link due, and let the task
+        # framework log the traceback.
+        _failed(link, f"{type(exc).__name__} in the delivery backend", retryable=True, provider="")
+        raise
     PendingLink.objects.filter(pk=link.pk).update(
-        delivery_status=PendingLink.Delivery.SENT, delivery_error="", delivery_message_id=result.message_id[:128]
+        delivery_status=Delivery.SENT, delivery_error="", delivery_message_id=(result.message_id or "")[:128],
+        delivery_sent_at=timezone.now(), delivery_next_attempt_at=None, delivery_sealed_url="",
     )
     signals.link_sent.send(sender=PendingLink, link=link, result=result)
-    return result.status
+    return SENT
+
+
+def _failed(link: PendingLink, reason: str, *, retryable: bool, provider: str) -> str:
+    logger.warning(
+        "Delivery of link #%s by %s failed (attempt %s): %s",
+        link.pk, provider or link.method, link.delivery_attempts, reason,
+    )
+    signals.delivery_failed.send(sender=PendingLink, link=link, error=reason)
+    next_attempt = timezone.now() + retry_delay(link.delivery_attempts)
+    if not retryable or link.delivery_attempts >= app_settings.DELIVERY_MAX_ATTEMPTS:
+        return _give_up(link, reason)
+    if next_attempt >= link.expires_at:
+        return _give_up(link, f"{reason}; the link expires before the next attempt")
+    PendingLink.objects.filter(pk=link.pk).update(
+        delivery_status=Delivery.FAILED, delivery_error=reason[:512], delivery_next_attempt_at=next_attempt
+    )
+    return RETRY
+
+
+def due_links(now: datetime | None = None):
+    """Links whose delivery is due: queued or failed-and-retrying, next attempt in the past."""
+    return PendingLink.objects.filter(
+        delivery_status__in=PENDING, delivery_next_attempt_at__lte=now or timezone.now()
+    ).order_by("delivery_next_attempt_at", "pk")
+
+
+def expire_undelivered(now: datetime | None = None) -> int:
+    """Give up on undelivered links that expired, and drop every sealed URL a finished link still holds."""
+    now = now or timezone.now()
+    gave_up = PendingLink.objects.filter(delivery_status__in=PENDING, expires_at__lte=now).update(
+        delivery_status=Delivery.FAILED, delivery_error="Link expired before it could be delivered",
+        delivery_next_attempt_at=None, delivery_sealed_url="",
+    )
+    PendingLink.objects.exclude(delivery_sealed_url="").filter(expires_at__lte=now).update(delivery_sealed_url="")
+    return gave_up

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from ..errors import DeliveryError
@@ -44,8 +45,27 @@ class EmailBackend(BaseBackend):
         try:
             email.send()
         except Exception as exc:
-            raise DeliveryError(f"{type(exc).__name__} from the mail backend", provider=self.provider) from exc
+            raise DeliveryError(
+                f"{type(exc).__name__} from the mail backend{_status_note(exc)}",
+                provider=self.provider, retryable=_retryable(exc),
+            ) from exc
         status = getattr(email, "anymail_status", None)
         message_id = getattr(status, "message_id", None)
         message_id = "" if message_id is None else str(message_id)
         return DeliveryResult(status="sent", message_id=message_id, provider=self.provider)
+
+
+def _retryable(exc: Exception) -> bool:
+    """An ESP's refusal of the recipient, or a 4xx other than 408/429, fails the same way every time;
+    an outage, a 5xx, a timeout or a dropped SMTP connection may not."""
+    if isinstance(exc, AnymailRecipientsRefused):
+        return False
+    if isinstance(exc, AnymailAPIError):
+        status = getattr(exc, "status_code", None)
+        return status is None or status >= 500 or status in (408, 429)
+    return True
+
+
+def _status_note(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    return f" (HTTP {status})" if isinstance(status, int) else ""
