@@ -11,6 +11,9 @@ DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# django-tasks-db's ORM backend, for the tests that run delivery through its worker (test_delivery_retry.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]  # noqa: F405
+
 PROJECT_ID = "P2testproject"
 MAGICLINK_AUTH = {
     "PROJECT_ID": PROJECT_ID,

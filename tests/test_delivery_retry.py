@@ -1,0 +1,293 @@
+"""Background delivery that loses nothing: a provider outage, then recovery, and every link goes out once.
+
+The email provider is an anymail-style backend raising ``AnymailAPIError`` (HTTP 503) while it is down; the
+SMS provider is Twilio's own client talking to a local fake of Twilio's REST API that answers 503 while down.
+Retries run through ``manage.py magiclink_retry_deliveries`` on the immediate task backend, and through
+django-tasks-db's ``DatabaseBackend`` with its worker (``db_worker``) run in-process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.core.management import call_command
+from django.utils import timezone
+
+from magiclink_auth.models import PendingLink
+from magiclink_auth.tasks import retry_delay
+
+pytestmark = pytest.mark.django_db
+
+EMAILS = [f"user{i}@example.com" for i in range(6)]
+PHONES = ["+14155550101", "+14155550102", "+14155550103"]
+
+
+class Provider:
+    """The state of both fake providers: down or up, and what each accepted."""
+
+    down = False
+    refuse_recipients = False
+    fail_next = 0  # fail this many attempts, then recover by itself
+
+
+def _should_fail() -> bool:
+    if Provider.fail_next > 0:
+        Provider.fail_next -= 1
+        return True
+    return Provider.down
+
+
+class OutageMailBackend(LocmemBackend):
+    """Django's locmem outbox behind an ESP that can be down (anymail raises AnymailAPIError then)."""
+
+    def send_messages(self, messages):
+        if Provider.refuse_recipients:
+            raise AnymailRecipientsRefused("Invalid recipient")
+        if _should_fail():
+            raise AnymailAPIError("ESP API response 503: Service Unavailable", status_code=503)
+        return super().send_messages(messages)
+
+
+class FakeTwilio(BaseHTTPRequestHandler):
+    sent: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length") or 0)
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        if Provider.refuse_recipients:
+            self._answer(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+        elif _should_fail():
+            self._answer(503, {"code": 20500, "message": "Service unavailable", "status": 503})
+        else:
+            FakeTwilio.sent.append(form)
+            sid = f"SM{len(FakeTwilio.sent):032d}"
+            self._answer(201, {"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body")})
+
+    def _answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def providers(settings):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTwilio)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    FakeTwilio.sent = []
+    Provider.down, Provider.refuse_recipients, Provider.fail_next = False, False, 0
+    settings.EMAIL_BACKEND = f"{__name__}.OutageMailBackend"
+    settings.MAGICLINK_AUTH = {
+        **settings.MAGICLINK_AUTH,
+        "DELIVERY": {
+            "email": {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}},
+            "sms": {"BACKEND": "magiclink_auth.delivery.sms.TwilioBackend", "OPTIONS": {
+                "ACCOUNT_SID": "AC" + "0" * 32, "AUTH_TOKEN": "secret", "FROM_NUMBER": "+14155550000",
+                "API_BASE_URL": f"http://127.0.0.1:{server.server_port}", "TIMEOUT": 5,
+            }},
+        },
+        "DELIVERY_RETRY_BACKOFF": 0.2,
+        "DELIVERY_RETRY_MAX_BACKOFF": 1,
+    }
+    yield Provider
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def start_all(api):
+    for email in EMAILS:
+        assert api.post("/v1/auth/magiclink/signup-in/email", {"loginId": email}).status_code == 200
+    for phone in PHONES:
+        assert api.post("/v1/auth/magiclink/signup-in/sms", {"loginId": phone}).status_code == 200
+
+
+def retry_command() -> str:
+    out = io.StringIO()
+    call_command("magiclink_retry_deliveries", stdout=out)
+    return out.getvalue()
+
+
+def wait_until_due() -> None:
+    due = max(PendingLink.objects.exclude(delivery_next_attempt_at=None)
+              .values_list("delivery_next_attempt_at", flat=True))
+    time.sleep(max((due - timezone.now()).total_seconds(), 0) + 0.05)
+
+
+def delivered_links() -> dict[str, str]:
+    """Recipient -> the link URL it received, from both providers' records."""
+    links = {}
+    for message in mail.outbox:
+        (recipient,) = message.to
+        assert recipient not in links, f"{recipient} got two messages"
+        links[recipient] = next(w for w in message.body.split() if w.startswith("https://"))
+    for sms in FakeTwilio.sent:
+        assert sms["To"] not in links, f"{sms['To']} got two messages"
+        links[sms["To"]] = sms["Body"].rsplit(" ", 1)[1]
+    return links
+
+
+def assert_all_delivered_once(api):
+    links = delivered_links()
+    assert sorted(links) == sorted(EMAILS + PHONES)
+    for link in PendingLink.objects.all():
+        assert link.delivery_status == "sent" and link.delivery_sealed_url == ""
+        assert link.delivery_next_attempt_at is None and link.delivery_sent_at is not None
+    for url in links.values():  # every delivered link still works
+        token = url.rsplit("t=", 1)[1]
+        assert api.post("/v1/auth/magiclink/verify", {"token": token}).status_code == 200
+
+
+def test_outage_then_recovery_loses_nothing(api, providers):
+    providers.down = True
+    start_all(api)  # the start calls answer 200 during the outage: delivery is not the request's business
+    assert mail.outbox == [] and FakeTwilio.sent == []
+    links = PendingLink.objects.all()
+    assert {(link.delivery_status, link.delivery_attempts) for link in links} == {("failed", 1)}
+    assert {link.delivery_error for link in links} == {
+        "AnymailAPIError from the mail backend (HTTP 503)", "Twilio answered 503 (code 20500)"}
+    assert all(link.delivery_sealed_url and link.delivery_next_attempt_at for link in links)
+
+    wait_until_due()
+    assert retry_command().startswith("retry 9;")  # still down: each retried, and rescheduled
+    assert {link.delivery_attempts for link in PendingLink.objects.all()} == {2}
+
+    providers.down = False
+    assert retry_command().startswith("nothing due")  # the backoff is respected
+    wait_until_due()
+    assert retry_command().startswith("sent 9;")
+    assert retry_command().startswith("nothing due")
+    assert {link.delivery_attempts for link in PendingLink.objects.all()} == {3}
+    assert_all_delivered_once(api)
+
+
+def test_provider_failing_for_n_messages_then_recovering(api, providers):
+    providers.fail_next = 4
+    start_all(api)
+    assert PendingLink.objects.filter(delivery_status="failed").count() == 4
+    assert PendingLink.objects.filter(delivery_status="sent").count() == 5
+    wait_until_due()
+    assert retry_command().startswith("sent 4;")
+    assert_all_delivered_once(api)
+
+
+def test_backoff_grows_exponentially_up_to_the_cap(settings):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY_RETRY_BACKOFF": 10,
+                               "DELIVERY_RETRY_MAX_BACKOFF": 60}
+    for attempts, base in [(1, 10), (2, 20), (3, 40), (4, 60), (9, 60)]:
+        delay = retry_delay(attempts)
+        assert timedelta(seconds=base) <= delay <= timedelta(seconds=base * 1.2)
+
+
+def test_a_permanent_refusal_is_not_retried_and_the_url_is_dropped(api, providers):
+    providers.refuse_recipients = True
+    start_all(api)
+    links = PendingLink.objects.all()
+    assert {(link.delivery_status, link.delivery_next_attempt_at, link.delivery_sealed_url) for link in links} \
+        == {("failed", None, "")}
+    assert {link.delivery_error for link in links} == {
+        "AnymailRecipientsRefused from the mail backend", "Twilio answered 400 (code 21211)"}
+    assert retry_command().startswith("nothing due")
+
+
+def test_attempts_stop_at_the_maximum(api, providers, settings):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY_MAX_ATTEMPTS": 2}
+    providers.down = True
+    api.post("/v1/auth/magiclink/signup-in/email", {"loginId": EMAILS[0]})
+    wait_until_due()
+    retry_command()
+    link = PendingLink.objects.get()
+    assert (link.delivery_status, link.delivery_attempts, link.delivery_next_attempt_at) == ("failed", 2, None)
+    assert link.delivery_sealed_url == ""
+
+
+def test_a_link_that_expires_undelivered_is_given_up_and_its_url_dropped(api, providers):
+    providers.down = True
+    api.post("/v1/auth/magiclink/signup-in/email", {"loginId": EMAILS[0]})
+    PendingLink.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert retry_command().endswith("expired undelivered 1\n")
+    link = PendingLink.objects.get()
+    assert link.delivery_status == "failed" and link.delivery_sealed_url == ""
+    assert link.delivery_error == "Link expired before it could be delivered"
+
+
+def test_a_task_the_queue_lost_is_sent_by_the_command(api, providers, settings):
+    """The dummy backend stores tasks and never runs them: a worker that is down, a queue that lost them."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    start_all(api)
+    assert mail.outbox == [] and set(PendingLink.objects.values_list("delivery_status", flat=True)) == {"queued"}
+    assert retry_command().startswith("sent 9;")
+    assert_all_delivered_once(api)
+
+
+def test_an_attempt_in_progress_is_not_sent_twice(api, providers, settings):
+    from magiclink_auth.tasks import deliver
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    api.post("/v1/auth/magiclink/signup-in/email", {"loginId": EMAILS[0]})
+    link = PendingLink.objects.get()
+    assert deliver(link.pk) == "sent"
+    assert deliver(link.pk) == "skipped" and retry_command().startswith("nothing due")
+    assert len(mail.outbox) == 1
+
+
+# The worker closes "old" database connections between tasks, as a long-running process must; inside a test's
+# transaction that would close the test's connection, so these tests commit for real.
+@pytest.mark.django_db(transaction=True)
+def test_the_task_queue_never_carries_the_token(api, providers, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    api.post("/v1/auth/magiclink/signup-in/email", {"loginId": EMAILS[0]})
+    link = PendingLink.objects.get()
+    (queued,) = DBTaskResult.objects.all()
+    assert queued.args_kwargs == {"args": [link.pk], "kwargs": {}}
+    run_worker()
+    url = delivered_links()[EMAILS[0]]
+    token = url.rsplit("t=", 1)[1]
+    for row in DBTaskResult.objects.values():
+        assert token not in json.dumps(row, default=str)
+    assert PendingLink.objects.get().delivery_sealed_url == ""
+
+
+def run_worker() -> None:
+    call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outage_then_recovery_with_the_database_backend_and_its_worker(api, providers, settings):
+    """Retries are deferred tasks (run_after) that django-tasks-db's worker runs when they fall due."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    # Long enough that no retry falls due while the first batch is still running.
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY_RETRY_BACKOFF": 2}
+    providers.down = True
+    start_all(api)
+    assert PendingLink.objects.filter(delivery_attempts=0).count() == 9  # nothing runs in the request
+    run_worker()
+    assert {(link.delivery_status, link.delivery_attempts) for link in PendingLink.objects.all()} == {("failed", 1)}
+    retries = DBTaskResult.objects.filter(status="READY")
+    assert retries.count() == 9 and all(r.run_after is not None for r in retries)
+
+    providers.down = False
+    wait_until_due()
+    run_worker()
+    assert_all_delivered_once(api)
+    assert not DBTaskResult.objects.filter(status="READY").exists()
