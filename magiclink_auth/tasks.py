@@ -12,7 +12,8 @@ command never send one link twice at once), sends, and records the outcome on th
 - a permanent failure, too many attempts, or a link that expired or was superseded meanwhile: ``"failed"``
   with no next attempt, the sealed URL cleared.
 
-A start call whose enqueue fails (task backend down) still answers; the link stays due and the command sends it.
+A start call whose enqueue fails (task backend down) still answers; the link stays due and the command
+sends it.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def _enqueue(link_id: int, run_after: datetime | None = None) -> None:
     try:
         deliver_link.using(**options).enqueue(link_id)
     except Exception as exc:  # noqa: BLE001 - the link stays due; magiclink_retry_deliveries sends it
-        logger.warning("Could not enqueue delivery of link #%s (%s); it stays due", link_id, type(exc).__name__)
+        logger.warning("Could not enqueue delivery of link #%s (%s); it stays due",
+                       link_id, type(exc).__name__)
 
 
 def _supports_defer() -> bool:

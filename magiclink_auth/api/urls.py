@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from . import account_views, views
+from .schema import OpenAPIView
 
 app_name = "magiclink_auth_api"
 
@@ -18,5 +19,6 @@ urlpatterns = [
     path("v1/auth/logoutall", views.LogoutAllView.as_view(), name="logoutall"),
     path("v1/auth/me", views.MeView.as_view(), name="me"),
     path("v2/keys/<str:project_id>", views.KeysView.as_view(), name="keys"),
+    path("v1/openapi.json", OpenAPIView.as_view(), name="openapi"),
     re_path(r"^v[12]/", views.not_found, name="not-found"),
 ]

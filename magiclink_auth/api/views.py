@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.cache import add_never_cache_headers
+from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +19,7 @@ from ..users import user_json
 from ..web.browsers import bind_link
 from .exceptions import exception_handler
 from .parsers import StrictJSONParser
+from .schema import SCHEMAS, AutoSchema
 from .serializers import SignUpSerializer, StartSerializer, VerifySerializer, login_options, parse
 from .throttling import (
     RefreshSessionThrottle,
@@ -48,6 +50,7 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
     throttle_classes = ()
     parser_classes = (StrictJSONParser,)
     renderer_classes = (JSONRenderer,)
+    schema = AutoSchema()
     refresh_jwt: str | None = None
 
     def get_exception_handler(self):
@@ -106,6 +109,7 @@ def _start_response(result: flows.StartResult, request: Request, data: dict) -> 
     return Response(body)
 
 
+@extend_schema(**SCHEMAS["signup"])
 class SignUpView(MagicLinkAPIView):
     throttle_classes = START_THROTTLES
 
@@ -117,6 +121,7 @@ class SignUpView(MagicLinkAPIView):
         ), request, data)
 
 
+@extend_schema(**SCHEMAS["signin"])
 class SignInView(MagicLinkAPIView):
     throttle_classes = START_THROTTLES
 
@@ -129,6 +134,7 @@ class SignInView(MagicLinkAPIView):
         ), request, data)
 
 
+@extend_schema(**SCHEMAS["signup-in"])
 class SignUpOrInView(MagicLinkAPIView):
     throttle_classes = START_THROTTLES
 
@@ -159,6 +165,7 @@ def jwt_response(request: Request, tokens: sessions.IssuedTokens, user, first_se
     return response
 
 
+@extend_schema(**SCHEMAS["verify"])
 class VerifyView(MagicLinkAPIView):
     throttle_classes = (VerifyIPThrottle, VerifyTokenThrottle)
 
@@ -168,6 +175,7 @@ class VerifyView(MagicLinkAPIView):
         return jwt_response(request, result.tokens, result.user, result.first_seen)
 
 
+@extend_schema(**SCHEMAS["refresh"])
 class RefreshView(MagicLinkAPIView):
     throttle_classes = (RefreshSessionThrottle,)
 
@@ -176,6 +184,7 @@ class RefreshView(MagicLinkAPIView):
         return jwt_response(request, tokens, tokens.session.user, first_seen=False)
 
 
+@extend_schema(**SCHEMAS["logout"])
 class LogoutView(MagicLinkAPIView):
     def post(self, request: Request) -> Response:
         session = sessions.session_for(self.refresh_jwt)
@@ -185,6 +194,7 @@ class LogoutView(MagicLinkAPIView):
         return response
 
 
+@extend_schema(**SCHEMAS["logoutall"])
 class LogoutAllView(MagicLinkAPIView):
     def post(self, request: Request) -> Response:
         session = sessions.session_for(self.refresh_jwt)
@@ -194,12 +204,14 @@ class LogoutAllView(MagicLinkAPIView):
         return response
 
 
+@extend_schema(**SCHEMAS["me"])
 class MeView(MagicLinkAPIView):
     def get(self, request: Request) -> Response:
         session = sessions.session_for(self.refresh_jwt)
         return Response(user_json(session.user))
 
 
+@extend_schema(**SCHEMAS["keys"])
 class KeysView(MagicLinkAPIView):
     def get(self, request: Request, project_id: str) -> Response:
         if project_id != app_settings.PROJECT_ID:
@@ -209,6 +221,8 @@ class KeysView(MagicLinkAPIView):
 
 class NotFoundView(MagicLinkAPIView):
     """Unknown paths under the API answer the error JSON too: the Node SDK parses every body as JSON."""
+
+    schema = None  # not an endpoint: left out of the OpenAPI schema
 
     def _not_found(self, request: Request, *args, **kwargs) -> Response:
         raise MagicLinkError("not_found")

@@ -37,5 +37,6 @@ class Command(BaseCommand):
             except Exception:  # noqa: BLE001 - recorded on the link by deliver(); go on with the others
                 outcomes["error"] += 1
         if verbosity:
-            summary = ", ".join(f"{name} {count}" for name, count in sorted(outcomes.items())) or "nothing due"
+            counts = ", ".join(f"{name} {count}" for name, count in sorted(outcomes.items()))
+            summary = counts or "nothing due"
             self.stdout.write(f"{summary}; expired undelivered {expired}")

@@ -1,0 +1,210 @@
+"""The OpenAPI 3 description of the API (drf-spectacular), served at ``v1/openapi.json``.
+
+Each view carries ``@extend_schema(**SCHEMAS[...])``; the response bodies here are what the views render
+(``users.user_json``, ``keys.jwks``, ``views.jwt_response``) and the error responses list, per status, the
+protocol codes an endpoint can answer, read from the ``ERRORS`` table so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.views import SpectacularJSONAPIView
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ..errors import ERRORS
+from .serializers import SignUpSerializer, StartSerializer, VerifySerializer
+
+__all__ = ["AutoSchema", "SCHEMAS", "OpenAPIView"]
+
+SECURITY_SCHEME = "projectId"
+
+
+class ErrorSerializer(serializers.Serializer):
+    errorCode = serializers.CharField(help_text="The protocol error code, e.g. E062501 (see README).")
+    errorDescription = serializers.CharField(help_text="What the code means.")
+    errorMessage = serializers.CharField(help_text="Detail for this failure; never a secret.")
+
+
+class MaskedAddressSerializer(serializers.Serializer):
+    maskedEmail = serializers.CharField(required=False, help_text="Email starts: the masked address.")
+    maskedPhone = serializers.CharField(required=False, help_text="SMS starts: the masked number.")
+
+
+class UserTenantSerializer(serializers.Serializer):
+    tenantId = serializers.CharField()
+    roleNames = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class UserJsonSerializer(serializers.Serializer):
+    userId = serializers.CharField()
+    loginIds = serializers.ListField(child=serializers.CharField())
+    name = serializers.CharField(allow_blank=True)
+    givenName = serializers.CharField(allow_blank=True)
+    middleName = serializers.CharField(allow_blank=True)
+    familyName = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_blank=True)
+    phone = serializers.CharField(allow_blank=True)
+    verifiedEmail = serializers.BooleanField()
+    verifiedPhone = serializers.BooleanField()
+    roleNames = serializers.ListField(child=serializers.CharField())
+    userTenants = UserTenantSerializer(many=True)
+    customAttributes = serializers.DictField()
+    status = serializers.ChoiceField(choices=["enabled", "disabled", "invited"])
+    createdTime = serializers.IntegerField(help_text="Epoch seconds.")
+    picture = serializers.CharField(allow_blank=True)
+
+
+class JWTResponseSerializer(serializers.Serializer):
+    sessionJwt = serializers.CharField()
+    refreshJwt = serializers.CharField()
+    cookieDomain = serializers.CharField(allow_blank=True)
+    cookiePath = serializers.CharField()
+    cookieMaxAge = serializers.IntegerField(help_text="Seconds the refresh JWT stays valid.")
+    cookieExpiration = serializers.IntegerField(help_text="Epoch seconds the refresh JWT expires.")
+    user = UserJsonSerializer()
+    firstSeen = serializers.BooleanField()
+
+
+class JWKSerializer(serializers.Serializer):
+    kty = serializers.CharField()
+    alg = serializers.CharField()
+    kid = serializers.CharField()
+    use = serializers.CharField()
+    n = serializers.CharField()
+    e = serializers.CharField()
+
+
+class JWKSetSerializer(serializers.Serializer):
+    keys = JWKSerializer(many=True)
+
+
+# ``{}``: the session calls take an empty object (any members are ignored); logout answers one, since the
+# Node SDK parses every body as JSON.
+EMPTY_REQUEST = {"application/json": {"type": "object", "description": "`{}`; members are ignored."}}
+EMPTY_RESPONSE = OpenApiResponse(
+    {"type": "object", "properties": {}, "additionalProperties": False}, description="`{}`"
+)
+
+
+# Failures any endpoint can answer: the body, the Authorization header, the rate limits.
+COMMON = ["bad_request", "body_too_large", "unsupported_media_type", "project_id_missing",
+          "project_id_mismatch", "rate_limited"]
+BODY = ["missing_arguments", "invalid_arguments"]
+START = [*COMMON, *BODY, "invalid_request", "invalid_email", "invalid_phone", "uri_missing",
+         "uri_not_allowed", "custom_claims_reserved", "custom_claims_too_large", "user_disabled"]
+REFRESH = [*COMMON, "refresh_token_missing", "refresh_token_invalid", "session_revoked",
+           "refresh_token_reused"]
+
+
+def error_responses(*keys: str) -> dict[int, OpenApiResponse]:
+    """Per HTTP status, the error JSON and the codes answered with it."""
+    by_status: dict[int, list[str]] = defaultdict(list)
+    for key in dict.fromkeys(keys):
+        spec = ERRORS[key]
+        by_status[spec.status].append(f"`{spec.code}` {spec.description}")
+    return {
+        status: OpenApiResponse(ErrorSerializer, description="Error. Codes: " + "; ".join(lines) + ".")
+        for status, lines in sorted(by_status.items())
+    }
+
+
+METHOD = OpenApiParameter(
+    "method", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["email", "sms"], description="Delivery method."
+)
+AUTH = [{SECURITY_SCHEME: []}]
+
+
+START_DESCRIPTION = (
+    "Stores a single-use link (its token's hash only) and queues its delivery by email or SMS; the link is "
+    "`URI` (or the default redirect URL) with `t=<token>` added, and `URI` must be in the allow-list. "
+    "Answers `maskedEmail` for email and `maskedPhone` for SMS."
+)
+
+
+def _start(request_serializer, summary: str, *errors: str) -> dict:
+    return {
+        "summary": summary, "description": START_DESCRIPTION, "tags": ["magic link"],
+        "request": request_serializer, "parameters": [METHOD], "auth": AUTH,
+        "responses": {200: MaskedAddressSerializer, **error_responses(*START, *errors)},
+    }
+
+
+def _session(summary: str, description: str, response, *errors: str) -> dict:
+    return {"summary": summary,
+            "description": description + " Authorization: `Bearer <projectId>:<refreshJwt>`.",
+            "tags": ["session"], "request": EMPTY_REQUEST, "auth": AUTH,
+            "responses": {200: response, **error_responses(*REFRESH, *errors)}}
+
+
+SCHEMAS = {
+    "signup": _start(SignUpSerializer, "Send a sign-up link", "user_already_exists"),
+    "signin": _start(StartSerializer, "Send a sign-in link", "user_not_found"),
+    "signup-in": _start(StartSerializer, "Send a sign-in link, or a sign-up link to a new login ID"),
+    "verify": {
+        "summary": "Exchange a link's token for a session",
+        "description": (
+            "Consumes the link (once: a second verify of the same token fails) and answers the JWT response, "
+            "also set as the `DS` and `DSR` cookies. `firstSeen` is true on a user's first verify only."
+        ),
+        "tags": ["magic link"], "request": VerifySerializer, "auth": AUTH,
+        "responses": {200: JWTResponseSerializer, **error_responses(
+            *COMMON, *BODY, "link_invalid", "link_expired", "link_used", "link_superseded",
+            "link_wrong_purpose", "user_disabled",
+        )},
+    },
+    "refresh": _session(
+        "Rotate the refresh JWT and issue a new session JWT",
+        "The presented refresh JWT stops working. Presenting a rotated-out one again revokes the whole "
+        "session (`E061304`), except within a few seconds of its rotation (a concurrent double refresh).",
+        JWTResponseSerializer,
+    ),
+    "logout": _session("Revoke this session", "Answers `{}` and clears the cookies.", EMPTY_RESPONSE),
+    "logoutall": _session("Revoke every session of the user", "Answers `{}` and clears the cookies.",
+                          EMPTY_RESPONSE),
+    "me": {**_session("The signed-in user", "The user JSON.", UserJsonSerializer), "request": None},
+    "keys": {
+        "summary": "The public signing keys (JWK set)",
+        "description": "Every key that signs or signed live tokens, for verifying session JWTs offline.",
+        "tags": ["keys"], "request": None, "auth": AUTH,
+        "responses": {200: JWKSetSerializer, **error_responses(*COMMON)},
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "magiclink_auth API",
+    "DESCRIPTION": (
+        "Passwordless magic-link login, compatible with the Descope magic-link API. Every request carries "
+        "`Authorization: Bearer <projectId>`, or `Bearer <projectId>:<refreshJwt>` for the session calls; "
+        "every error is the JSON object `{errorCode, errorDescription, errorMessage}`."
+    ),
+    "VERSION": "1",
+    "APPEND_COMPONENTS": {"securitySchemes": {SECURITY_SCHEME: {
+        "type": "http", "scheme": "bearer",
+        "description": "`<projectId>`, or `<projectId>:<refreshJwt>` for refresh, logout, logoutall and me.",
+    }}},
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+
+class OpenAPIView(SpectacularJSONAPIView):
+    """The schema of this app's endpoints only, with the prefix the site mounted them under as server URL."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    schema = None  # the schema view is not part of the API it describes
+    urlconf = "magiclink_auth.api.urls"
+    custom_settings = SPECTACULAR_SETTINGS
+
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        response = super().get(request, *args, **kwargs)
+        mount = request.path[: -len("v1/openapi.json")]
+        if mount != "/":
+            response.data["servers"] = [{"url": mount.rstrip("/")}]
+        return response
