@@ -34,7 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export DATABASE_URL="sqlite:///$WORK/db.sqlite3"
+# FUZZ_DATABASE_URL runs the site on another database (e.g. PostgreSQL, which refuses some input SQLite takes).
+export DATABASE_URL="${FUZZ_DATABASE_URL:-sqlite:///$WORK/db.sqlite3}"
 export DJANGO_DEBUG=0
 export DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost"
 export MAGICLINK_PROJECT_ID="$PROJECT_ID"
