@@ -45,11 +45,22 @@ export SMS_FILE_PATH="$WORK/sms.jsonl"
 export MAGICLINK_LOG_LEVEL=ERROR
 cd "$ROOT"
 "$PYTHON" manage.py migrate -v 0
+# Two live sessions for the session calls (see schemathesis.toml).
+read -r FUZZ_ME_REFRESH_JWT FUZZ_REFRESH_JWT < <("$PYTHON" manage.py shell -v 0 -c '
+from magiclink_auth.sessions import start_session
+from magiclink_auth.users import create_user
+tokens = []
+for email in ("fuzz-me@example.com", "fuzz-refresh@example.com"):
+    user = create_user("email", email, {"name": "Fuzz"})
+    tokens.append(start_session(user, amr=["email"], claims={}, ip=None, user_agent="fuzz").refresh_jwt)
+print(*tokens)
+')
+export FUZZ_ME_REFRESH_JWT FUZZ_REFRESH_JWT
 "$PYTHON" manage.py runserver "127.0.0.1:$PORT" --noreload --nothreading >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
 status=0
-"$FUZZ_VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/v1/openapi.json" \
+"$FUZZ_VENV/bin/schemathesis" --config-file "$ROOT/tests/fuzz/schemathesis.toml" run "http://127.0.0.1:$PORT/v1/openapi.json" \
     --wait-for-schema 30 \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "$MAX_EXAMPLES" --max-time "$MAX_TIME" \
