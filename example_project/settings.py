@@ -87,6 +87,10 @@ TASKS = {
         )
     }
 }
+# Production: TASKS_BACKEND=django_tasks_db.DatabaseBackend (pip install 'magiclink-auth[production]'), then
+# `manage.py db_worker` sends the messages; see docs/reliability.md.
+if TASKS["default"]["BACKEND"].startswith("django_tasks_db."):
+    INSTALLED_APPS.append("django_tasks_db")
 
 _email_backend = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 _email_file_path = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent_mail"))
