@@ -90,13 +90,13 @@ class FakeTwilio(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def providers(settings):
+def providers(settings, mail_backend):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTwilio)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     FakeTwilio.sent = []
     Provider.down, Provider.refuse_recipients, Provider.fail_next = False, False, 0
-    settings.EMAIL_BACKEND = f"{__name__}.OutageMailBackend"
+    mail_backend(f"{__name__}.OutageMailBackend")
     settings.MAGICLINK_AUTH = {
         **settings.MAGICLINK_AUTH,
         "DELIVERY": {
