@@ -11,6 +11,7 @@ from django.test import Client, TestCase
 
 from magiclink_auth import keys
 from magiclink_auth.delivery import dev
+from tests.twilio_fake import fake_twilio  # noqa: F401 - a fixture, shared by the SMS tests
 
 PROJECT_ID = settings.PROJECT_ID
 

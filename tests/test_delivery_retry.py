@@ -1,7 +1,8 @@
 """Background delivery that loses nothing: a provider outage, then recovery, and every link goes out once.
 
 The email provider is an anymail-style backend raising ``AnymailAPIError`` (HTTP 503) while it is down; the
-SMS provider is Twilio's own client talking to a local fake of Twilio's REST API that answers 503 while down.
+SMS provider is Twilio's own client talking to the fake of Twilio's REST API (tests/twilio_fake.py), answering
+503 while down.
 Retries run through ``manage.py magiclink_retry_deliveries`` on the immediate task backend, and through
 django-tasks-db's ``DatabaseBackend`` with its worker (``db_worker``) run in-process.
 """
@@ -10,11 +11,8 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import django
 import pytest
@@ -26,11 +24,13 @@ from django.utils import timezone
 
 from magiclink_auth.models import PendingLink
 from magiclink_auth.tasks import retry_delay
+from tests.twilio_fake import twilio_delivery
 
 pytestmark = pytest.mark.django_db
 
 # The dummy backend keeps tasks and never runs them: a worker that is down, or a queue that lost them.
-DUMMY_BACKEND = ("django.tasks" if django.VERSION >= (6, 0) else "django_tasks") + ".backends.dummy.DummyBackend"
+TASKS_PACKAGE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+DUMMY_BACKEND = f"{TASKS_PACKAGE}.backends.dummy.DummyBackend"
 
 EMAILS = [f"user{i}@example.com" for i in range(6)]
 PHONES = ["+14155550101", "+14155550102", "+14155550103"]
@@ -42,6 +42,7 @@ class Provider:
     down = False
     refuse_recipients = False
     fail_next = 0  # fail this many attempts, then recover by itself
+    twilio = None  # the fake Twilio (tests/twilio_fake.py)
 
 
 def _should_fail() -> bool:
@@ -62,57 +63,29 @@ class OutageMailBackend(LocmemBackend):
         return super().send_messages(messages)
 
 
-class FakeTwilio(BaseHTTPRequestHandler):
-    sent: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        length = int(self.headers.get("Content-Length") or 0)
-        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-        if Provider.refuse_recipients:
-            self._answer(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
-        elif _should_fail():
-            self._answer(503, {"code": 20500, "message": "Service unavailable", "status": 503})
-        else:
-            FakeTwilio.sent.append(form)
-            sid = f"SM{len(FakeTwilio.sent):032d}"
-            self._answer(201, {"sid": sid, "status": "queued", "to": form["To"], "body": form["Body"]})
-
-    def _answer(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+def twilio_reply() -> tuple[int, dict] | None:
+    if Provider.refuse_recipients:
+        return 400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}
+    if _should_fail():
+        return 503, {"code": 20500, "message": "Service unavailable", "status": 503}
+    return None  # accepted
 
 
 @pytest.fixture
-def providers(settings, mail_backend):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTwilio)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    FakeTwilio.sent = []
+def providers(settings, mail_backend, fake_twilio):
     Provider.down, Provider.refuse_recipients, Provider.fail_next = False, False, 0
+    Provider.twilio = fake_twilio
+    fake_twilio.reply = twilio_reply
     mail_backend(f"{__name__}.OutageMailBackend")
+    twilio_delivery(settings, fake_twilio)
     settings.MAGICLINK_AUTH = {
         **settings.MAGICLINK_AUTH,
-        "DELIVERY": {
-            "email": {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}},
-            "sms": {"BACKEND": "magiclink_auth.delivery.sms.TwilioBackend", "OPTIONS": {
-                "ACCOUNT_SID": "AC" + "0" * 32, "AUTH_TOKEN": "secret", "FROM_NUMBER": "+14155550000",
-                "API_BASE_URL": f"http://127.0.0.1:{server.server_port}", "TIMEOUT": 5,
-            }},
-        },
+        "DELIVERY": {**settings.MAGICLINK_AUTH["DELIVERY"], "email": {
+            "BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}}},
         "DELIVERY_RETRY_BACKOFF": 0.2,
         "DELIVERY_RETRY_MAX_BACKOFF": 1,
     }
-    yield Provider
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    return Provider
 
 
 def start_all(api):
@@ -141,7 +114,7 @@ def delivered_links() -> dict[str, str]:
         (recipient,) = message.to
         assert recipient not in links, f"{recipient} got two messages"
         links[recipient] = next(w for w in message.body.split() if w.startswith("https://"))
-    for sms in FakeTwilio.sent:
+    for sms in Provider.twilio.delivered:
         assert sms["To"] not in links, f"{sms['To']} got two messages"
         links[sms["To"]] = sms["Body"].rsplit(" ", 1)[1]
     return links
@@ -161,7 +134,7 @@ def assert_all_delivered_once(api):
 def test_outage_then_recovery_loses_nothing(api, providers):
     providers.down = True
     start_all(api)  # the start calls answer 200 during the outage: delivery is not the request's business
-    assert mail.outbox == [] and FakeTwilio.sent == []
+    assert mail.outbox == [] and providers.twilio.delivered == []
     links = PendingLink.objects.all()
     assert {(link.delivery_status, link.delivery_attempts) for link in links} == {("failed", 1)}
     assert {link.delivery_error for link in links} == {
