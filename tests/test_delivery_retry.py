@@ -22,6 +22,7 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
 from django.utils import timezone
 
+from magiclink_auth.delivery import BaseBackend
 from magiclink_auth.models import PendingLink
 from magiclink_auth.tasks import retry_delay
 from tests.twilio_fake import twilio_delivery
@@ -271,3 +272,20 @@ def test_outage_then_recovery_with_the_database_backend_and_its_worker(api, prov
     run_worker()
     assert_all_delivered_once(api)
     assert not DBTaskResult.objects.filter(status="READY").exists()
+
+
+class BrokenBackend(BaseBackend):
+    """A delivery backend with a bug: not a provider error, but the link must not be lost to it either."""
+
+    def deliver(self, message):
+        raise RuntimeError("a bug")
+
+
+def test_a_bug_in_the_backend_keeps_the_link_due_and_the_start_call_answers(api, settings):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY": {
+        **settings.MAGICLINK_AUTH["DELIVERY"], "email": {"BACKEND": f"{__name__}.BrokenBackend", "OPTIONS": {}}}}
+    response = api.post("/v1/auth/magiclink/signup-in/email", {"loginId": EMAILS[0]})
+    assert response.status_code == 200
+    link = PendingLink.objects.get()
+    assert link.delivery_status == "failed" and link.delivery_error == "RuntimeError in the delivery backend"
+    assert link.delivery_next_attempt_at is not None and link.delivery_sealed_url
