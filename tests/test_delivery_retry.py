@@ -282,8 +282,9 @@ class BrokenBackend(BaseBackend):
 
 
 def test_a_bug_in_the_backend_keeps_the_link_due_and_the_start_call_answers(api, settings):
-    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY": {
-        **settings.MAGICLINK_AUTH["DELIVERY"], "email": {"BACKEND": f"{__name__}.BrokenBackend", "OPTIONS": {}}}}
+    broken = {"BACKEND": f"{__name__}.BrokenBackend", "OPTIONS": {}}
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH,
+                               "DELIVERY": {**settings.MAGICLINK_AUTH["DELIVERY"], "email": broken}}
     response = api.post("/v1/auth/magiclink/signup-in/email", {"loginId": EMAILS[0]})
     assert response.status_code == 200
     link = PendingLink.objects.get()
