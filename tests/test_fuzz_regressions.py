@@ -1,4 +1,4 @@
-"""Inputs the fuzzer (tests/fuzz/run_schemathesis.sh) or its PostgreSQL run turned into 500s, now refused.
+"""Inputs that answered 500 on PostgreSQL (found probing beside tests/fuzz/run_schemathesis.sh), now refused.
 
 U+0000 cannot be stored in PostgreSQL's jsonb: inside customClaims or a templateOptions name it reached
 the database and failed there. Each is now a 400 with the protocol's error JSON, on every database.
