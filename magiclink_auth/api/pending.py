@@ -6,21 +6,19 @@ until the link is confirmed on any device, then the JWT response (and cookies) o
 
 from __future__ import annotations
 
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..web.browsers import collect
-from .serializers import parse
+from .schema import SCHEMAS
+from .serializers import PendingSessionSerializer, parse
 from .views import MagicLinkAPIView, jwt_response
 
 __all__ = ["PendingSessionView"]
 
 
-class PendingSessionSerializer(serializers.Serializer):
-    pendingRef = serializers.CharField(max_length=128)
-
-
+@extend_schema(**SCHEMAS["pending-session"])
 class PendingSessionView(MagicLinkAPIView):
     def post(self, request: Request) -> Response:
         data = parse(PendingSessionSerializer, self.body(request)).validated_data

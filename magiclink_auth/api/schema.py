@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..errors import ERRORS
-from .serializers import SignUpSerializer, StartSerializer, VerifySerializer
+from .serializers import PendingSessionSerializer, SignUpSerializer, StartSerializer, VerifySerializer
 
 __all__ = ["AutoSchema", "SCHEMAS", "OpenAPIView"]
 
@@ -35,6 +35,9 @@ class ErrorSerializer(serializers.Serializer):
 class MaskedAddressSerializer(serializers.Serializer):
     maskedEmail = serializers.CharField(required=False, help_text="Email starts: the masked address.")
     maskedPhone = serializers.CharField(required=False, help_text="SMS starts: the masked number.")
+    pendingRef = serializers.CharField(
+        required=False, help_text="With `loginOptions.crossDevice`: poll `pending-session` with it."
+    )
 
 
 class UserTenantSerializer(serializers.Serializer):
@@ -159,6 +162,17 @@ SCHEMAS = {
             "link_wrong_purpose", "user_disabled",
         )},
     },
+    "pending-session": {
+        "summary": "Collect the session of a link confirmed on another device",
+        "description": (
+            "The tab that asked for a link with `loginOptions.crossDevice` polls with its `pendingRef`: "
+            "`E062503` until the link is confirmed on any device, then the JWT response (and cookies), once."
+        ),
+        "tags": ["magic link"], "request": PendingSessionSerializer, "auth": AUTH,
+        "responses": {200: JWTResponseSerializer, **error_responses(
+            *COMMON, *BODY, "pending", "pending_ref_invalid", "pending_ref_used",
+        )},
+    },
     "refresh": _session(
         "Rotate the refresh JWT and issue a new session JWT",
         "The presented refresh JWT stops working. Presenting a rotated-out one again revokes the whole "
@@ -199,7 +213,7 @@ class OpenAPIView(SpectacularJSONAPIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
     schema = None  # the schema view is not part of the API it describes
-    urlconf = "magiclink_auth.api.urls"
+    urlconf = "magiclink_auth.urls"  # the API, and the cross-device endpoint routed beside it
     custom_settings = SPECTACULAR_SETTINGS
 
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -19,7 +19,7 @@ from ..text import clean
 
 __all__ = [
     "LoginOptionsSerializer", "StartSerializer", "SignUpSerializer", "UpdateEmailSerializer",
-    "UpdatePhoneSerializer", "VerifySerializer", "parse", "login_options",
+    "UpdatePhoneSerializer", "VerifySerializer", "PendingSessionSerializer", "parse", "login_options",
 ]
 
 MAX_CUSTOM_CLAIMS_BYTES = 4096
@@ -136,6 +136,10 @@ class UpdatePhoneSerializer(UpdateSerializer):
 
 class VerifySerializer(serializers.Serializer):
     token = serializers.CharField(max_length=128)
+
+
+class PendingSessionSerializer(serializers.Serializer):
+    pendingRef = serializers.CharField(max_length=128)
 
 
 def parse(serializer_class, data):
