@@ -139,6 +139,13 @@ def _start(request_serializer, summary: str, *errors: str) -> dict:
     }
 
 
+def _exchange(request_serializer, summary: str, description: str, *errors: str) -> dict:
+    """A call that answers the JWT response for proof of a link (its token, or a pending reference)."""
+    return {"summary": summary, "description": description, "tags": ["magic link"],
+            "request": request_serializer, "auth": AUTH,
+            "responses": {200: JWTResponseSerializer, **error_responses(*COMMON, *BODY, *errors)}}
+
+
 def _session(summary: str, description: str, response, *errors: str) -> dict:
     return {"summary": summary,
             "description": description + " Authorization: `Bearer <projectId>:<refreshJwt>`.",
@@ -150,29 +157,18 @@ SCHEMAS = {
     "signup": _start(SignUpSerializer, "Send a sign-up link", "user_already_exists"),
     "signin": _start(StartSerializer, "Send a sign-in link", "user_not_found"),
     "signup-in": _start(StartSerializer, "Send a sign-in link, or a sign-up link to a new login ID"),
-    "verify": {
-        "summary": "Exchange a link's token for a session",
-        "description": (
-            "Consumes the link (once: a second verify of the same token fails) and answers the JWT response, "
-            "also set as the `DS` and `DSR` cookies. `firstSeen` is true on a user's first verify only."
-        ),
-        "tags": ["magic link"], "request": VerifySerializer, "auth": AUTH,
-        "responses": {200: JWTResponseSerializer, **error_responses(
-            *COMMON, *BODY, "link_invalid", "link_expired", "link_used", "link_superseded",
-            "link_wrong_purpose", "user_disabled",
-        )},
-    },
-    "pending-session": {
-        "summary": "Collect the session of a link confirmed on another device",
-        "description": (
-            "The tab that asked for a link with `loginOptions.crossDevice` polls with its `pendingRef`: "
-            "`E062503` until the link is confirmed on any device, then the JWT response (and cookies), once."
-        ),
-        "tags": ["magic link"], "request": PendingSessionSerializer, "auth": AUTH,
-        "responses": {200: JWTResponseSerializer, **error_responses(
-            *COMMON, *BODY, "pending", "pending_ref_invalid", "pending_ref_used",
-        )},
-    },
+    "verify": _exchange(
+        VerifySerializer, "Exchange a link's token for a session",
+        "Consumes the link (once: a second verify of the same token fails) and answers the JWT response, "
+        "also set as the `DS` and `DSR` cookies. `firstSeen` is true on a user's first verify only.",
+        "link_invalid", "link_expired", "link_used", "link_superseded", "link_wrong_purpose", "user_disabled",
+    ),
+    "pending-session": _exchange(
+        PendingSessionSerializer, "Collect the session of a link confirmed on another device",
+        "The tab that asked for a link with `loginOptions.crossDevice` polls with its `pendingRef`: "
+        "`E062503` until the link is confirmed on any device, then the JWT response (and cookies), once.",
+        "pending", "pending_ref_invalid", "pending_ref_used",
+    ),
     "refresh": _session(
         "Rotate the refresh JWT and issue a new session JWT",
         "The presented refresh JWT stops working. Presenting a rotated-out one again revokes the whole "
