@@ -132,7 +132,9 @@ def assert_all_delivered_once(api):
         assert api.post("/v1/auth/magiclink/verify", {"token": token}).status_code == 200
 
 
-def test_outage_then_recovery_loses_nothing(api, providers):
+def test_outage_then_recovery_loses_nothing(api, providers, settings):
+    # Waits of 0.5 s, then 1 s: wide enough that "not due yet" below holds on a loaded machine.
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY_RETRY_BACKOFF": 0.5}
     providers.down = True
     start_all(api)  # the start calls answer 200 during the outage: delivery is not the request's business
     assert mail.outbox == [] and providers.twilio.delivered == []
@@ -143,8 +145,12 @@ def test_outage_then_recovery_loses_nothing(api, providers):
     assert all(link.delivery_sealed_url and link.delivery_next_attempt_at for link in links)
 
     wait_until_due()
+    retried_at = timezone.now()
     assert retry_command().startswith("retry 9;")  # still down: each retried, and rescheduled
-    assert {link.delivery_attempts for link in PendingLink.objects.all()} == {2}
+    links = PendingLink.objects.all()
+    assert {link.delivery_attempts for link in links} == {2}
+    # The second wait is twice the first (plus jitter).
+    assert all(link.delivery_next_attempt_at >= retried_at + timedelta(seconds=1) for link in links)
 
     providers.down = False
     assert retry_command().startswith("nothing due")  # the backoff is respected
