@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import account_changes
 from ..identifiers import EMAIL, SMS
+from .schema import SCHEMAS
 from .serializers import UpdateEmailSerializer, UpdatePhoneSerializer, parse
 from .views import MagicLinkAPIView, _start_response
 
@@ -38,10 +40,12 @@ class _UpdateView(MagicLinkAPIView):
         )
 
 
+@extend_schema(**SCHEMAS["update-email"])
 class UpdateEmailView(_UpdateView):
     method, serializer_class, address_field = EMAIL, UpdateEmailSerializer, "email"
 
 
+@extend_schema(**SCHEMAS["update-phone"])
 class UpdatePhoneView(_UpdateView):
     """Served at ``update/phone`` (Python SDK) and ``update/phone/sms`` (Node SDK)."""
 

@@ -19,7 +19,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..errors import ERRORS
-from .serializers import PendingSessionSerializer, SignUpSerializer, StartSerializer, VerifySerializer
+from .serializers import (
+    PendingSessionSerializer,
+    SignUpSerializer,
+    StartSerializer,
+    UpdateEmailSerializer,
+    UpdatePhoneSerializer,
+    VerifySerializer,
+)
 
 __all__ = ["AutoSchema", "SCHEMAS", "OpenAPIView"]
 
@@ -100,10 +107,16 @@ EMPTY_RESPONSE = OpenApiResponse(
 COMMON = ["bad_request", "body_too_large", "unsupported_media_type", "project_id_missing",
           "project_id_mismatch", "rate_limited"]
 BODY = ["missing_arguments", "invalid_arguments"]
-START = [*COMMON, *BODY, "invalid_request", "invalid_email", "invalid_phone", "uri_missing",
-         "uri_not_allowed", "custom_claims_reserved", "custom_claims_too_large", "user_disabled"]
+# A call that sends a message: the address checks, the redirect allow-list, the message limits.
+SEND = [*COMMON, *BODY, "invalid_request", "invalid_email", "invalid_phone", "confusable_address",
+        "uri_missing", "uri_not_allowed", "template_options_invalid", "user_disabled", "resend_cooldown",
+        "login_id_rate_limited", "sms_country_not_allowed", "sms_prefix_rate_limited", "sms_budget_exhausted"]
+START = [*SEND, "custom_claims_reserved", "custom_claims_too_large"]
 REFRESH = [*COMMON, "refresh_token_missing", "refresh_token_invalid", "session_revoked",
            "refresh_token_reused"]
+# Step-up and MFA sign-ins present the refresh JWT of the session they elevate.
+ELEVATION = ["elevation_refresh_missing", "elevation_wrong_user", "mfa_factor_present",
+             "refresh_token_invalid", "session_revoked", "refresh_token_reused"]
 
 
 def error_responses(*keys: str) -> dict[int, OpenApiResponse]:
@@ -146,6 +159,18 @@ def _exchange(request_serializer, summary: str, description: str, *errors: str) 
             "responses": {200: JWTResponseSerializer, **error_responses(*COMMON, *BODY, *errors)}}
 
 
+def _update(request_serializer, address: str) -> dict:
+    return {
+        "summary": f"Send a link that adds or changes the signed-in user's {address}",
+        "description": f"Authorised by the refresh JWT (`Bearer <projectId>:<refreshJwt>`); the `{address}` "
+                       "becomes the user's once the link is verified. Answers like a start call.",
+        "tags": ["account"], "request": request_serializer, "auth": AUTH,
+        "responses": {200: MaskedAddressSerializer, **error_responses(
+            *SEND, *REFRESH, "address_in_use", "login_id_not_yours",
+        )},
+    }
+
+
 def _session(summary: str, description: str, response, *errors: str) -> dict:
     return {"summary": summary,
             "description": description + " Authorization: `Bearer <projectId>:<refreshJwt>`.",
@@ -155,13 +180,14 @@ def _session(summary: str, description: str, response, *errors: str) -> dict:
 
 SCHEMAS = {
     "signup": _start(SignUpSerializer, "Send a sign-up link", "user_already_exists"),
-    "signin": _start(StartSerializer, "Send a sign-in link", "user_not_found"),
+    "signin": _start(StartSerializer, "Send a sign-in link", "user_not_found", *ELEVATION),
     "signup-in": _start(StartSerializer, "Send a sign-in link, or a sign-up link to a new login ID"),
     "verify": _exchange(
         VerifySerializer, "Exchange a link's token for a session",
         "Consumes the link (once: a second verify of the same token fails) and answers the JWT response, "
         "also set as the `DS` and `DSR` cookies. `firstSeen` is true on a user's first verify only.",
-        "link_invalid", "link_expired", "link_used", "link_superseded", "link_wrong_purpose", "user_disabled",
+        "link_invalid", "link_expired", "link_used", "link_superseded", "link_wrong_purpose", "link_stale",
+        "user_disabled", "verify_rate_limited", "verify_attempts_exceeded",
     ),
     "pending-session": _exchange(
         PendingSessionSerializer, "Collect the session of a link confirmed on another device",
@@ -169,11 +195,13 @@ SCHEMAS = {
         "`E062503` until the link is confirmed on any device, then the JWT response (and cookies), once.",
         "pending", "pending_ref_invalid", "pending_ref_used",
     ),
+    "update-email": _update(UpdateEmailSerializer, "email"),
+    "update-phone": _update(UpdatePhoneSerializer, "phone"),
     "refresh": _session(
         "Rotate the refresh JWT and issue a new session JWT",
         "The presented refresh JWT stops working. Presenting a rotated-out one again revokes the whole "
         "session (`E061304`), except within a few seconds of its rotation (a concurrent double refresh).",
-        JWTResponseSerializer,
+        JWTResponseSerializer, "refresh_rate_limited",
     ),
     "logout": _session("Revoke this session", "Answers `{}` and clears the cookies.", EMPTY_RESPONSE),
     "logoutall": _session("Revoke every session of the user", "Answers `{}` and clears the cookies.",

@@ -67,8 +67,6 @@ class LoginOptionsSerializer(serializers.Serializer):
     def validate_customClaims(self, value):
         if not value:
             return {}
-        if _has_nul(value):
-            raise MagicLinkError("invalid_arguments", "customClaims may not contain NUL characters")
         if RESERVED_CLAIMS & set(value):
             raise MagicLinkError("custom_claims_reserved", f"Reserved: {', '.join(sorted(RESERVED_CLAIMS & set(value)))}")
         if len(json.dumps(value).encode()) > MAX_CUSTOM_CLAIMS_BYTES:
@@ -82,17 +80,6 @@ class LoginOptionsSerializer(serializers.Serializer):
         if bad:
             raise MagicLinkError("template_options_invalid", f"Invalid option names: {len(bad)}")
         return value or {}
-
-
-def _has_nul(value) -> bool:
-    """True if a JSON value holds U+0000 in any key or string: PostgreSQL's jsonb cannot store it."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 class UserSerializer(serializers.Serializer):
