@@ -44,7 +44,8 @@ CLOCK = time.perf_counter if os.environ.get("DATABASE_URL") else time.process_ti
 BATCH = 20_000
 COLUMNS = ["token_hash", "purpose", "method", "login_id", "target", "user_data", "redirect_uri",
            "login_options", "created_at", "expires_at", "requester_user_agent", "delivery_status",
-           "delivery_error", "delivery_message_id"]
+           "delivery_error", "delivery_message_id", "delivery_attempts", "delivery_sealed_url",
+           "delivery_context"]
 
 
 def filler_rows(start: int, count: int):
@@ -54,7 +55,7 @@ def filler_rows(start: int, count: int):
     for i in range(start, start + count):
         address = f"waiting{i}@example.com"
         yield (secrets.token_hex(32), "signin", "email", address, address, "{}", "https://app.example.com/",
-               "{}", now, expires, "", "queued", "", "")
+               "{}", now, expires, "", "queued", "", "", 0, "", "{}")
 
 
 def fill(total: int) -> float:
