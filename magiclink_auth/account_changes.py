@@ -136,6 +136,9 @@ def apply_update(user, link: PendingLink):
     setattr(profile, field, link.login_id)
     setattr(profile, f"verified_{field}", True)
     profile.save(update_fields=[field, f"verified_{field}"])
+    if old != link.login_id:
+        changed = signals.email_changed if method == EMAIL else signals.phone_changed
+        changed.send(sender=Profile, user=user, old=old, new=link.login_id, request=None)
     if method == EMAIL:
         _set_user_email(user, link.login_id)
     if options.get("addToLoginIDs"):

@@ -8,5 +8,8 @@ class MagicLinkAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import account_changes, checks  # noqa: F401 - register the signal receivers and system checks
+        # Signal receivers (account changes, audit log) and system checks.
+        from . import account_changes, audit, checks  # noqa: F401
         from .web import browsers  # noqa: F401 - connects the cross-device signal receiver
+
+        audit.connect()

@@ -1,15 +1,30 @@
-"""System checks (``manage.py check``): configuration mistakes reported before the first request."""
+"""System checks (``manage.py check``): configuration mistakes reported before the first request.
+
+Errors are ``magiclink_auth.E0xx``, warnings ``magiclink_auth.W0xx``; README lists them all.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 from phonenumbers import region_code_for_country_code
 
 from .conf import app_settings
-from .redirects import _parse
+from .redirects import _parse, is_allowed
+from .tokens import MAX_LIFETIME, MIN_LIFETIME
 
-__all__ = ["check_settings", "check_browser_login"]
+__all__ = [
+    "check_settings", "check_delivery", "check_deployment", "check_operations", "check_browser_login",
+    "METHODS",
+]
+
+# The methods the API serves: each needs a delivery backend.
+METHODS = ("email", "sms")
+TWILIO_BACKEND = "magiclink_auth.delivery.sms.TwilioBackend"
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 @register(Tags.security, deploy=False)
@@ -29,22 +44,130 @@ def check_settings(app_configs=None, **kwargs):
         ))
     for entry in app_settings.REDIRECT_URLS:
         parts = _parse(entry)
-        if parts is None or (parts.scheme != "https" and not settings.DEBUG and parts.hostname not in
-                             {"localhost", "127.0.0.1", "::1"}):
+        plain_http_allowed = settings.DEBUG or (parts is not None and parts.hostname in LOCAL_HOSTS)
+        if parts is None or (parts.scheme != "https" and not plain_http_allowed):
             problems.append(Error(
                 f"Redirect allow-list entry {entry!r} is not an absolute https URL.",
                 id="magiclink_auth.E003",
             ))
     if app_settings.SESSION_LIFETIME > app_settings.REFRESH_LIFETIME:
         problems.append(Error(
-            "SESSION_LIFETIME is longer than REFRESH_LIFETIME.", id="magiclink_auth.E007",
+            "SESSION_LIFETIME is longer than REFRESH_LIFETIME.",
+            hint="A session JWT must not outlive the refresh JWT that renews it.",
+            id="magiclink_auth.E007",
+        ))
+    if not MIN_LIFETIME <= app_settings.LINK_LIFETIME <= MAX_LIFETIME:
+        problems.append(Error(
+            f"LINK_LIFETIME is {app_settings.LINK_LIFETIME}; it must be between 1 minute and 7 days.",
+            id="magiclink_auth.E008",
+        ))
+    default = app_settings.DEFAULT_REDIRECT_URL
+    if default and app_settings.REDIRECT_URLS and not is_allowed(default):
+        problems.append(Error(
+            f"DEFAULT_REDIRECT_URL {default!r} is not inside REDIRECT_URLS: links without a URI would fail.",
+            id="magiclink_auth.E009",
         ))
     if app_settings.COOKIE_SECURE is False and not settings.DEBUG:
         problems.append(Warning(
             "COOKIE_SECURE is False outside DEBUG: session cookies would travel over plain HTTP.",
             id="magiclink_auth.W004",
         ))
+    if app_settings.SIGNING_KEYS:
+        problems.extend(_check_signing_keys())
     return problems + check_browser_login()
+
+
+def _check_signing_keys():
+    from .keys import _load_pem
+
+    for index, pem in enumerate(app_settings.SIGNING_KEYS):
+        try:
+            _load_pem(pem)
+        except (TypeError, ValueError, AttributeError):
+            yield Error(
+                f"SIGNING_KEYS[{index}] is not an unencrypted PEM private key.", id="magiclink_auth.E010",
+            )
+
+
+@register()
+def check_delivery(app_configs=None, **kwargs):
+    problems = []
+    delivery = app_settings.DELIVERY
+    if not isinstance(delivery, dict):
+        return [Error("MAGICLINK_AUTH['DELIVERY'] must be a dict of method -> {BACKEND, OPTIONS}.",
+                      id="magiclink_auth.E004")]
+    for method in METHODS:
+        config = delivery.get(method)
+        backend = config.get("BACKEND") if isinstance(config, dict) else None
+        if not backend:
+            problems.append(Error(
+                f"No delivery backend for {method!r}: "
+                f"MAGICLINK_AUTH['DELIVERY'][{method!r}]['BACKEND'] is unset.",
+                hint="Use magiclink_auth.delivery.dev.ConsoleBackend while developing.",
+                id="magiclink_auth.E004",
+            ))
+            continue
+        try:
+            backend_class = import_string(backend)
+        except ImportError:
+            problems.append(Error(f"Delivery backend {backend!r} for {method!r} cannot be imported.",
+                                  id="magiclink_auth.E005"))
+            continue
+        if _is_twilio(backend_class):
+            problems.extend(_check_twilio(method, config.get("OPTIONS") or {}))
+    return problems
+
+
+def _is_twilio(backend_class) -> bool:
+    try:
+        return issubclass(backend_class, import_string(TWILIO_BACKEND))
+    except (ImportError, TypeError):
+        return False
+
+
+def _check_twilio(method: str, options: dict):
+    missing = [name for name in ("ACCOUNT_SID", "AUTH_TOKEN") if not options.get(name)]
+    if not (options.get("FROM_NUMBER") or options.get("MESSAGING_SERVICE_SID")):
+        missing.append("FROM_NUMBER or MESSAGING_SERVICE_SID")
+    if missing:
+        yield Error(
+            f"Twilio delivery for {method!r} is enabled without credentials: {', '.join(missing)} missing.",
+            hint="Set them in MAGICLINK_AUTH['DELIVERY'][...]['OPTIONS'] (the example site reads TWILIO_*).",
+            id="magiclink_auth.E006",
+        )
+
+
+@register(Tags.security, deploy=True)
+def check_deployment(app_configs=None, **kwargs):
+    """``manage.py check --deploy`` only: what depends on how the site is served."""
+    if app_settings.COOKIE_SECURE is None and not settings.DEBUG and not settings.SECURE_PROXY_SSL_HEADER:
+        return [Warning(
+            "COOKIE_SECURE is None (Secure only on HTTPS requests) and SECURE_PROXY_SSL_HEADER is unset: "
+            "behind a proxy that terminates TLS, the session cookies would be sent without Secure.",
+            hint="Set MAGICLINK_AUTH['COOKIE_SECURE'] = True, or SECURE_PROXY_SSL_HEADER.",
+            id="magiclink_auth.W005",
+        )]
+    return []
+
+
+@register()
+def check_operations(app_configs=None, **kwargs):
+    problems = []
+    retention = app_settings.AUDIT_RETENTION
+    if retention is not None and (not isinstance(retention, timedelta) or retention <= timedelta(0)):
+        problems.append(Error("AUDIT_RETENTION must be a positive duration, or None to keep events forever.",
+                              id="magiclink_auth.E011"))
+    batch = app_settings.CLEANUP_BATCH_SIZE
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        problems.append(Error("CLEANUP_BATCH_SIZE must be a positive integer.", id="magiclink_auth.E012"))
+    elif batch > 50_000:
+        problems.append(Warning(
+            f"CLEANUP_BATCH_SIZE is {batch}: batches this large hold locks long under traffic.",
+            id="magiclink_auth.W012",
+        ))
+    if not app_settings.AUDIT_LOG and not settings.DEBUG:
+        problems.append(Warning("AUDIT_LOG is off: auth events are not recorded.", id="magiclink_auth.W011"))
+    return problems
 
 
 MIDDLEWARE_PATH = "magiclink_auth.middleware.MagicLinkSessionMiddleware"

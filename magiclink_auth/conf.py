@@ -36,6 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_KEYS": [],
     "SIGNING_ALGORITHM": "RS256",
     "RSA_KEY_SIZE": 2048,
+    # Operations: the audit log (on by default; events older than AUDIT_RETENTION are deleted by
+    # `manage.py magiclink_cleanup`), and the rows that command deletes per statement.
+    "AUDIT_LOG": True,
+    "AUDIT_RETENTION": timedelta(days=90),
+    "CLEANUP_BATCH_SIZE": 1000,
     # Delivery backends per method, in the shape of CACHES.
     "DELIVERY": {
         "email": {"BACKEND": "magiclink_auth.delivery.email.EmailBackend", "OPTIONS": {}},
@@ -110,6 +115,7 @@ DURATIONS = {
     "LINK_LIFETIME", "SESSION_LIFETIME", "REFRESH_LIFETIME", "REFRESH_REUSE_GRACE", "CONFIRM_REPLAY_WINDOW",
     "PENDING_POLL_INTERVAL", "RESEND_COOLDOWN", "DELIVERY_RETRY_BACKOFF", "DELIVERY_RETRY_MAX_BACKOFF",
     "DELIVERY_CLAIM_TIMEOUT",
+    "AUDIT_RETENTION",
 }
 
 

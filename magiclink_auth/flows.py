@@ -197,6 +197,7 @@ def _user_for(link: PendingLink):
 
 
 def verify(token: str, meta: RequestMeta) -> VerifyResult:
+    link = None
     try:
         with transaction.atomic():
             link = find_link(token)
@@ -228,7 +229,8 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
             if options.get("revokeOtherSessions"):
                 revoke_all(user, reason="revoke_other_sessions", except_session=tokens.session)
     except MagicLinkError as exc:
-        signals.verify_refused.send(sender=PendingLink, reason=exc.key, link=None)
+        signals.verify_refused.send(sender=PendingLink, reason=exc.key, link=link or getattr(exc, "link", None),
+                                    request=meta.request)
         raise
     signals.link_verified.send(sender=PendingLink, link=link, user=user, session=tokens.session,
                                first_seen=first_seen)

@@ -5,6 +5,11 @@ Keys come from ``SIGNING_KEYS`` (PEM strings; the first signs) or, when that is 
 validating a session JWT must not query the database. A JWT whose ``kid`` is unknown triggers one reload
 (another process may have rotated), at most once per ``RELOAD_INTERVAL``, so forged kids cannot turn every
 request into a query.
+
+Rotation (``rotate``, ``manage.py magiclink_keys rotate``) adds a key and retires the others: a new key is
+published at once and signs after ``ACTIVATION_DELAY``, so every process knows it before it meets a token it
+signed; retired keys verify, and stay published, until every token they signed has expired; ``prune`` then
+deletes them.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -25,11 +31,18 @@ from django.utils import timezone
 from .conf import app_settings, on_reload
 from .models import SigningKey
 
-__all__ = ["Key", "get_signing_key", "get_verification_key", "jwks", "generate_key", "clear_cache"]
+__all__ = [
+    "Key", "get_signing_key", "get_verification_key", "jwks", "generate_key", "clear_cache",
+    "rotate", "prune", "published_until", "from_settings",
+]
 
 RELOAD_INTERVAL = 5.0
 # A process picks up a key rotated by another process within this many seconds.
 SIGNING_KEY_TTL = 60.0
+# How long a rotated-in key is published before it signs.
+ACTIVATION_DELAY = timedelta(seconds=2 * RELOAD_INTERVAL)
+# Clock skew allowed when verifying (jwts.LEEWAY_SECONDS), rounded up.
+VERIFY_LEEWAY = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -103,13 +116,20 @@ class _KeyRing:
         self._loaded_at = time.monotonic()
 
     def _load_from_database(self) -> list[Key]:
-        horizon = timezone.now() - app_settings.REFRESH_LIFETIME
-        rows = list(SigningKey.objects.exclude(retired_at__lt=horizon))
+        rows = list(SigningKey.objects.exclude(retired_at__lt=_retirement_horizon()))
         if not any(row.retired_at is None for row in rows):
             with transaction.atomic():
                 rows.insert(0, generate_key())
         active = [row for row in rows if row.retired_at is None]
-        ordered = active + [row for row in rows if row.retired_at is not None]
+        retired = sorted((row for row in rows if row.retired_at is not None), key=lambda r: r.retired_at,
+                         reverse=True)
+        # A freshly rotated key signs only once every process can have loaded it (they reload on an unknown
+        # kid at most every RELOAD_INTERVAL); until then the key it replaced, still published, keeps signing.
+        settled = timezone.now() - ACTIVATION_DELAY
+        just_retired = [row for row in retired[:1] if row.retired_at > settled]
+        candidates = [row for row in active if row.created_at <= settled] or just_retired or active
+        signing = candidates[0]
+        ordered = [signing, *(row for row in active + retired if row is not signing)]
         return [Key(row.kid, row.algorithm, _load_pem(row.private_key_pem)) for row in ordered]
 
     def signing_key(self) -> Key:
@@ -153,3 +173,52 @@ def jwks() -> dict[str, list[dict[str, str]]]:
 @on_reload
 def clear_cache() -> None:
     _ring.clear()
+
+
+# Rotation ------------------------------------------------------------------------------------------------
+
+def _publication_window() -> timedelta:
+    """How long a key retired now may still have live tokens: the longest token lifetime (refresh), plus
+    the time it keeps signing while its successor activates and while processes keep it cached, plus
+    verification leeway."""
+    longest = max(app_settings.REFRESH_LIFETIME, app_settings.SESSION_LIFETIME)
+    return longest + ACTIVATION_DELAY + timedelta(seconds=SIGNING_KEY_TTL) + VERIFY_LEEWAY
+
+
+def _retirement_horizon() -> datetime:
+    """Keys retired before this instant signed nothing that is still valid."""
+    return timezone.now() - _publication_window()
+
+
+def published_until(key: SigningKey) -> datetime | None:
+    """When a retired key stops being published (None: active, published indefinitely)."""
+    return None if key.retired_at is None else key.retired_at + _publication_window()
+
+
+def from_settings() -> bool:
+    return bool(app_settings.SIGNING_KEYS)
+
+
+def rotate() -> SigningKey:
+    """Add a new active key and retire the others. Retired keys keep verifying (and stay in the JWKS)
+    until every token they signed has expired, so nobody is logged out."""
+    with transaction.atomic():
+        now = timezone.now()
+        # Lock the active rows so two concurrent rotations cannot both leave their own key active.
+        active = list(
+            SigningKey.objects.select_for_update().filter(retired_at=None).values_list("pk", flat=True)
+        )
+        key = generate_key()
+        SigningKey.objects.filter(pk__in=active).update(retired_at=now)
+    clear_cache()
+    return key
+
+
+def prune() -> list[str]:
+    """Delete retired keys whose every token has expired. Returns their kids."""
+    with transaction.atomic():
+        expired = SigningKey.objects.filter(retired_at__lt=_retirement_horizon())
+        kids = list(expired.values_list("kid", flat=True))
+        expired.delete()
+    clear_cache()
+    return kids

@@ -9,7 +9,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["Profile", "LoginId", "PendingLink", "RefreshSession", "SigningKey", "BrowserLogin", "AccountMerge"]
+__all__ = [
+    "Profile", "LoginId", "PendingLink", "RefreshSession", "SigningKey", "BrowserLogin", "AccountMerge",
+    "AuditEvent",
+]
 
 
 class Method(models.TextChoices):
@@ -171,7 +174,12 @@ class RefreshSession(models.Model):
 
     class Meta:
         verbose_name = _("session")
-        indexes = [models.Index(fields=["user", "revoked_at"]), models.Index(fields=["expires_at"])]
+        indexes = [
+            models.Index(fields=["user", "revoked_at"]),
+            models.Index(fields=["expires_at"]),
+            # The admin's session list, newest first.
+            models.Index(fields=["-created_at"], name="magiclink_session_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"Session {self.id}"
@@ -251,3 +259,52 @@ class AccountMerge(models.Model):
 
     def __str__(self) -> str:
         return f"Merge #{self.pk} into {self.kept_user_id}"
+
+
+class AuditEvent(models.Model):
+    """One auth event, recorded from the app's signals (``audit.py``). Never a token, JWT, link or key:
+    addresses are stored masked, and ``data`` passes through ``audit.redact``."""
+
+    class Event(models.TextChoices):
+        LINK_REQUESTED = "link_requested", _("Link requested")
+        LINK_SENT = "link_sent", _("Link sent")
+        DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+        SCANNER_OPEN_SEEN = "scanner_open_seen", _("Scanner open seen")
+        LINK_VERIFIED = "link_verified", _("Link verified")
+        VERIFY_REFUSED = "verify_refused", _("Verify refused")
+        SESSION_REFRESHED = "session_refreshed", _("Session refreshed")
+        REFRESH_REUSE_DETECTED = "refresh_reuse_detected", _("Refresh reuse detected")
+        SESSION_REVOKED = "session_revoked", _("Session revoked")
+        SESSIONS_REVOKED_ALL = "sessions_revoked_all", _("All sessions revoked")
+        LOGOUT = "logout", _("Logout")
+        LOGOUT_ALL = "logout_all", _("Logout everywhere")
+        EMAIL_CHANGED = "email_changed", _("Email changed")
+        PHONE_CHANGED = "phone_changed", _("Phone changed")
+        ACCOUNTS_MERGED = "accounts_merged", _("Accounts merged")
+
+    event = models.CharField(max_length=32, choices=Event.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,  # the (user, -created_at) index serves lookups by user
+    )
+    # Plain ids, not foreign keys: the event outlives the link or session that cleanup deletes.
+    link_id = models.BigIntegerField(null=True, blank=True)
+    session_id = models.UUIDField(null=True, blank=True)
+    method = models.CharField(max_length=5, blank=True)
+    target = models.CharField(_("masked address"), max_length=254, blank=True)
+    reason = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="magiclink_audit_recent"),
+            models.Index(fields=["event", "-created_at"], name="magiclink_audit_event"),
+            models.Index(fields=["user", "-created_at"], name="magiclink_audit_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -1,6 +1,7 @@
 """Signals for every auth event, so a site can extend behaviour without subclassing.
 
-All are sent with keyword arguments only. None carries a token, a JWT or a full link.
+All are sent with keyword arguments only. None carries a token, a JWT or a full link. ``audit.py``
+records each of them as an ``AuditEvent`` (setting ``AUDIT_LOG``).
 """
 
 from django.dispatch import Signal
@@ -9,6 +10,7 @@ __all__ = [
     "link_requested",
     "link_sent",
     "delivery_failed",
+    "scanner_open_seen",
     "link_verified",
     "verify_refused",
     "session_refreshed",
@@ -16,6 +18,11 @@ __all__ = [
     "session_revoked",
     "sessions_revoked_all",
     "accounts_merged",
+    "logged_out",
+    "logged_out_all",
+    "email_changed",
+    "phone_changed",
+    "ALL_SIGNALS",
 ]
 
 # link (PendingLink), request (HttpRequest or None)
@@ -24,6 +31,9 @@ link_requested = Signal()
 link_sent = Signal()
 # link, error (str: reason, never the message body)
 delivery_failed = Signal()
+# link, request: the link's landing page was fetched by something that did not complete the login
+# (a mail scanner's prefetch), so the link was left unused.
+scanner_open_seen = Signal()
 # link, user, session (RefreshSession), first_seen (bool)
 link_verified = Signal()
 # reason (error key), link (PendingLink or None)
@@ -38,3 +48,30 @@ session_revoked = Signal()
 sessions_revoked_all = Signal()
 # kept_user, merged_user, merge (AccountMerge): an update with onMergeUseExisting merged two accounts
 accounts_merged = Signal()
+# session, user, request: the user logged out of one session.
+logged_out = Signal()
+# user, session (the one the request came with), count, request: the user logged out everywhere.
+logged_out_all = Signal()
+# user, old (str), new (str), request (or None)
+email_changed = Signal()
+# user, old (str), new (str), request (or None)
+phone_changed = Signal()
+
+# Signal -> event name, as stored in AuditEvent.event.
+ALL_SIGNALS = {
+    link_requested: "link_requested",
+    link_sent: "link_sent",
+    delivery_failed: "delivery_failed",
+    scanner_open_seen: "scanner_open_seen",
+    link_verified: "link_verified",
+    verify_refused: "verify_refused",
+    session_refreshed: "session_refreshed",
+    refresh_reuse_detected: "refresh_reuse_detected",
+    session_revoked: "session_revoked",
+    sessions_revoked_all: "sessions_revoked_all",
+    logged_out: "logout",
+    logged_out_all: "logout_all",
+    email_changed: "email_changed",
+    phone_changed: "phone_changed",
+    accounts_merged: "accounts_merged",
+}

@@ -54,7 +54,9 @@ def create_link(**fields) -> tuple[PendingLink, str]:
 
 def _refuse(link: PendingLink | None, reason: str, key: str) -> InvalidLink:
     logger.debug("Link refused (%s): link #%s", reason, getattr(link, "pk", None))
-    return InvalidLink(key)
+    error = InvalidLink(key)
+    error.link = link  # for the verify_refused signal: which link (user, address) was refused
+    return error
 
 
 def find_link(token: str) -> PendingLink:

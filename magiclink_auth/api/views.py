@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import flows, sessions
+from .. import flows, sessions, signals
 from ..conf import app_settings
 from ..cookies import clear_session_cookies, set_session_cookies
 from ..errors import MagicLinkError
@@ -189,6 +189,7 @@ class LogoutView(MagicLinkAPIView):
     def post(self, request: Request) -> Response:
         session = sessions.session_for(self.refresh_jwt)
         sessions.revoke(session, reason="logout")
+        signals.logged_out.send(sender=type(session), session=session, user=session.user, request=request)
         response = Response({})
         clear_session_cookies(response)
         return response
@@ -198,7 +199,9 @@ class LogoutView(MagicLinkAPIView):
 class LogoutAllView(MagicLinkAPIView):
     def post(self, request: Request) -> Response:
         session = sessions.session_for(self.refresh_jwt)
-        sessions.revoke_all(session.user, reason="logout_all")
+        count = sessions.revoke_all(session.user, reason="logout_all")
+        signals.logged_out_all.send(sender=type(session), user=session.user, session=session, count=count,
+                                    request=request)
         response = Response({})
         clear_session_cookies(response)
         return response

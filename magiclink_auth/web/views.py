@@ -23,7 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import flows
+from .. import flows, signals
 from ..conf import app_settings
 from ..cookies import set_session_cookies
 from ..errors import InvalidLink, MagicLinkError
@@ -157,6 +157,9 @@ class LandingView(View):
         owner = link.user or find_user(link.login_id)
         signed_in_as_other = request.user.is_authenticated and (owner is None or owner.pk != request.user.pk)
         same_browser = row is not None and row.requester_browser == browsers.browser_id(request)
+        if request.method in ("GET", "HEAD") and not same_browser:
+            # Opened without confirming itself: a scanner's prefetch, or a person yet to click.
+            signals.scanner_open_seen.send(sender=PendingLink, link=link, request=request)
         return _page(request, "landing.html", {
             "token": token,
             "account": mask(link.method, link.target),

@@ -1,0 +1,209 @@
+"""The audit log: every signal in ``signals.py`` recorded as an ``AuditEvent`` row.
+
+On unless ``AUDIT_LOG`` is false; ``manage.py magiclink_cleanup`` deletes events older than
+``AUDIT_RETENTION``. Nothing secret is stored: addresses are masked, and free-form data goes through
+``redact``, which drops keys that name secrets and any value shaped like a JWT or a URL with a query.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from .conf import app_settings
+from .identifiers import mask
+from .models import AuditEvent
+from .signals import ALL_SIGNALS
+
+__all__ = ["record", "redact", "connect"]
+
+logger = logging.getLogger("magiclink_auth")
+
+SECRET_KEY_PATTERN = re.compile(r"token|jwt|secret|password|hash|pem|key|code|url|link|uri|cookie", re.I)
+# A JWS in compact form: its header is base64url JSON, so it starts with "eyJ" ('{"').
+JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.")
+REDACTED = "[redacted]"
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` safe to store: secret-named keys removed, JWT- or link-shaped strings masked."""
+    if isinstance(value, dict):
+        return {str(k): redact(v) for k, v in value.items() if not SECRET_KEY_PATTERN.search(str(k))}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        if JWT_PATTERN.search(value) or ("://" in value and "?" in value):
+            return REDACTED
+        return value[:256]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)[:256]
+
+
+def _ip(request) -> str | None:
+    meta = getattr(request, "META", None) or {}
+    return meta.get("REMOTE_ADDR") or None
+
+
+def _masked(method: str, address: str) -> str:
+    if not address:
+        return ""
+    try:
+        return mask(method or ("email" if "@" in address else "sms"), address)
+    except Exception:  # an address in a shape mask() does not expect: store nothing rather than it
+        return ""
+
+
+def record(
+    event: str,
+    *,
+    user=None,
+    link=None,
+    session=None,
+    reason: str = "",
+    request=None,
+    data: dict[str, Any] | None = None,
+    method: str = "",
+    target: str = "",
+) -> AuditEvent | None:
+    if not app_settings.AUDIT_LOG:
+        return None
+    if link is not None:
+        method = method or link.method
+        target = target or link.target
+        user = user if user is not None else link.user
+    if session is not None and user is None:
+        user = session.user
+    ip = _ip(request)
+    if ip is None and link is not None and event in {"link_requested", "link_sent", "delivery_failed"}:
+        ip = link.requester_ip
+    if ip is None and session is not None:
+        ip = session.ip
+    return AuditEvent.objects.create(
+        event=event,
+        user=user if getattr(user, "pk", None) is not None else None,
+        link_id=getattr(link, "pk", None),
+        session_id=getattr(session, "pk", None),
+        method=method or "",
+        target=_masked(method, target),
+        reason=str(reason or "")[:64],
+        ip=ip,
+        data=redact(data or {}),
+    )
+
+
+def _on_link_requested(sender, link, request=None, **kwargs):
+    record("link_requested", link=link, request=request, reason=link.purpose)
+
+
+def _on_link_sent(sender, link, result=None, **kwargs):
+    record(
+        "link_sent",
+        link=link,
+        reason=getattr(result, "status", "") or "",
+        data={"provider": getattr(result, "provider", "") or ""},
+    )
+
+
+def _on_delivery_failed(sender, link, error="", **kwargs):
+    # The provider's error text, shortened, and dropped if it quotes a link.
+    record(
+        "delivery_failed", link=link, reason=redact(str(error or "")), data={"status": link.delivery_status}
+    )
+
+
+def _on_scanner_open_seen(sender, link, request=None, **kwargs):
+    user_agent = (getattr(request, "META", None) or {}).get("HTTP_USER_AGENT", "")
+    record("scanner_open_seen", link=link, request=request, data={"user_agent": user_agent})
+
+
+def _on_link_verified(sender, link, user, session=None, first_seen=False, **kwargs):
+    record(
+        "link_verified",
+        link=link,
+        user=user,
+        session=session,
+        reason=link.purpose,
+        data={"first_seen": bool(first_seen)},
+    )
+
+
+def _on_verify_refused(sender, reason="", link=None, request=None, **kwargs):
+    record("verify_refused", link=link, reason=reason, request=request)
+
+
+def _on_session_refreshed(sender, session, user=None, **kwargs):
+    record("session_refreshed", session=session, user=user)
+
+
+def _on_refresh_reuse_detected(sender, session, user=None, **kwargs):
+    record("refresh_reuse_detected", session=session, user=user)
+
+
+def _on_session_revoked(sender, session, user=None, reason="", **kwargs):
+    record("session_revoked", session=session, user=user, reason=reason)
+
+
+def _on_sessions_revoked_all(sender, user, reason="", count=0, **kwargs):
+    record("sessions_revoked_all", user=user, reason=reason, data={"count": count})
+
+
+def _on_logged_out(sender, session, user=None, request=None, **kwargs):
+    record("logout", session=session, user=user, request=request)
+
+
+def _on_logged_out_all(sender, user, session=None, count=0, request=None, **kwargs):
+    record("logout_all", session=session, user=user, request=request, data={"count": count})
+
+
+def _address_changed(event: str, method: str):
+    def receiver(sender, user, old="", new="", request=None, **kwargs):
+        record(
+            event, user=user, request=request, method=method, target=new, data={"old": _masked(method, old)}
+        )
+
+    return receiver
+
+
+_on_email_changed = _address_changed("email_changed", "email")
+_on_phone_changed = _address_changed("phone_changed", "sms")
+
+
+def _on_accounts_merged(sender, kept_user, merged_user=None, merge=None, request=None, **kwargs):
+    moved = getattr(merge, "moved_login_ids", None) or []
+    record(
+        "accounts_merged",
+        user=kept_user,
+        request=request,
+        link=getattr(merge, "link", None),
+        target=getattr(merge, "address", "") or "",
+        data={
+            "merged_user_id": str(getattr(merged_user, "pk", "") or ""),
+            "moved_login_ids": [_masked("", value) for value in moved],
+        },
+    )
+
+
+RECEIVERS = {
+    "link_requested": _on_link_requested,
+    "link_sent": _on_link_sent,
+    "delivery_failed": _on_delivery_failed,
+    "scanner_open_seen": _on_scanner_open_seen,
+    "link_verified": _on_link_verified,
+    "verify_refused": _on_verify_refused,
+    "session_refreshed": _on_session_refreshed,
+    "refresh_reuse_detected": _on_refresh_reuse_detected,
+    "session_revoked": _on_session_revoked,
+    "sessions_revoked_all": _on_sessions_revoked_all,
+    "logout": _on_logged_out,
+    "logout_all": _on_logged_out_all,
+    "email_changed": _on_email_changed,
+    "phone_changed": _on_phone_changed,
+    "accounts_merged": _on_accounts_merged,
+}
+
+
+def connect() -> None:
+    for signal, event in ALL_SIGNALS.items():
+        signal.connect(RECEIVERS[event], dispatch_uid=f"magiclink_auth.audit.{event}")
