@@ -126,17 +126,20 @@ def test_cleanup_is_safe_while_traffic_flows(api, signed_up, outbox):
 
     worker = threading.Thread(target=run_cleanup)
     worker.start()
-    refresh_jwt, rounds = live["refreshJwt"], 0
+    refresh_jwt, rounds, logins = live["refreshJwt"], 0, 0
     while worker.is_alive() or rounds < 3:
         response = api.post("/v1/auth/refresh", {}, refresh=refresh_jwt)
         assert response.status_code == 200, response.content
         refresh_jwt = response.json()["refreshJwt"]
-        api.post("/v1/auth/magiclink/signin/email", {"loginId": "kim@example.com"})
-        assert api.post("/v1/auth/magiclink/verify", {"token": token_of(outbox[-1])}).status_code == 200
+        if rounds < 3:  # a few logins too, within the per-address message limit
+            started = api.post("/v1/auth/magiclink/signin/email", {"loginId": "kim@example.com"})
+            assert started.status_code == 200, started.content
+            assert api.post("/v1/auth/magiclink/verify", {"token": token_of(outbox[-1])}).status_code == 200
+            logins += 1
         rounds += 1
     worker.join()
 
     assert failures == []
     assert not PendingLink.objects.filter(expires_at__lt=past).exists()
     assert not RefreshSession.objects.filter(expires_at__lt=past).exists()
-    assert RefreshSession.objects.filter(revoked_at=None).count() == rounds + 1
+    assert RefreshSession.objects.filter(revoked_at=None).count() == logins + 1
