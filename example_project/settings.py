@@ -8,8 +8,8 @@ See README.md for every variable.
 import os
 from pathlib import Path
 
-import django
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,8 @@
 Services raise ``MagicLinkError(key)``; the API's exception handler turns it into the protocol's error JSON
 ``{"errorCode", "errorDescription", "errorMessage"}``. The codes the Descope SDKs export keep their meaning
 (E011001-E011004, E062108, E062503) and none of ours reuses another exported code (E061102 and E061103
-are the SDKs' OTP errors, so refresh failures live in E0613xx); the rest are ours, one per distinct failure, listed in README.md.
+are the SDKs' OTP errors, so refresh failures live in E0613xx); the rest are ours, one per distinct failure,
+listed in README.md.
 """
 
 from __future__ import annotations

@@ -69,7 +69,8 @@ def test_default_lifetime_is_ten_minutes(api):
 
 @pytest.mark.parametrize(
     ("configured", "effective"),
-    [(timedelta(seconds=5), timedelta(minutes=1)), (timedelta(days=30), timedelta(days=7)), (1800, timedelta(minutes=30))],
+    [(timedelta(seconds=5), timedelta(minutes=1)), (timedelta(days=30), timedelta(days=7)),
+     (1800, timedelta(minutes=30))],
 )
 def test_lifetime_is_bounded_between_one_minute_and_seven_days(api, settings, configured, effective):
     settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "LINK_LIFETIME": configured}
@@ -113,7 +114,8 @@ def test_no_uri_and_no_default_is_refused(api, settings, outbox):
 
 def test_verify_cannot_change_what_the_link_was_bound_to(api, outbox):
     start(api, URI="https://app.example.com/bound")
-    response = api.post(VERIFY, {"token": token_of(outbox[-1]), "URI": "https://evil.net/", "loginId": "x@example.com"})
+    body = {"token": token_of(outbox[-1]), "URI": "https://evil.net/", "loginId": "x@example.com"}
+    response = api.post(VERIFY, body)
     assert response.status_code == 200
     assert response.json()["user"]["loginIds"] == ["ada@example.com"]
     assert PendingLink.objects.get().redirect_uri == "https://app.example.com/bound"

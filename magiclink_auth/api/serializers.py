@@ -68,7 +68,8 @@ class LoginOptionsSerializer(serializers.Serializer):
         if not value:
             return {}
         if RESERVED_CLAIMS & set(value):
-            raise MagicLinkError("custom_claims_reserved", f"Reserved: {', '.join(sorted(RESERVED_CLAIMS & set(value)))}")
+            reserved = ", ".join(sorted(RESERVED_CLAIMS & set(value)))
+            raise MagicLinkError("custom_claims_reserved", f"Reserved: {reserved}")
         if len(json.dumps(value).encode()) > MAX_CUSTOM_CLAIMS_BYTES:
             raise MagicLinkError("custom_claims_too_large")
         return value
