@@ -23,7 +23,7 @@ from .redirects import add_token, resolve_redirect_uri
 from .sessions import IssuedTokens, revoke_all, start_session
 from .tasks import queue_delivery
 from .tokens import consume, create_link, find_link
-from .users import create_user, find_user, get_profile
+from .users import create_user, find_user, get_profile, stored_login_id
 
 __all__ = ["RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "verify"]
 
@@ -142,7 +142,7 @@ def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta,
     raised = elevation.elevation_for(user, method, stepup=options.stepup, mfa=options.mfa,
                                      refresh_jwt=refresh_jwt)
     # The address stored for the login ID, never the one typed: see identifiers.py.
-    target = LoginId.objects.get(value=login_id).value
+    target = stored_login_id(user, login_id)
     return _send(purpose=PendingLink.Purpose.SIGN_IN, method=method, login_id=login_id, target=target,
                  user=user, uri=uri, options=options, meta=meta, extra_options=raised, notice=notice)
 

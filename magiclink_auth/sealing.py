@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -21,10 +22,13 @@ _INFO = b"magiclink_auth.sealing"
 
 
 def _keys() -> list[bytes]:
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [
-        HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(str(s).encode()) for s in secrets
-    ]
+    return _derive((settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])))
+
+
+@lru_cache(maxsize=8)
+def _derive(secrets: tuple) -> list[bytes]:
+    """One HKDF per secret per process, not per link; keyed by the secrets, so a changed setting is seen."""
+    return [HKDF(hashes.SHA256(), length=32, salt=None, info=_INFO).derive(str(s).encode()) for s in secrets]
 
 
 def seal(text: str) -> str:

@@ -65,13 +65,13 @@ def find_link(token: str) -> PendingLink:
         raise _refuse(None, "malformed token", "link_invalid")
     # The user, profile and browser login (or their absence) come in the same query: verify needs them all
     # (bench/verify_scaling.py).
-    link = (
-        PendingLink.objects.select_related("user__magiclink_profile", "browser_login")
-        .filter(token_hash=hash_token(token))
-        .first()
-    )
-    if link is None:
-        raise _refuse(None, "unknown token", "link_invalid")
+    # get(), not first(): the hash is unique, and first() would order by pk over every joined column.
+    try:
+        link = PendingLink.objects.select_related("user__magiclink_profile", "browser_login").get(
+            token_hash=hash_token(token)
+        )
+    except PendingLink.DoesNotExist:
+        raise _refuse(None, "unknown token", "link_invalid") from None
     if link.consumed_at is not None:
         raise _refuse(link, "already used", "link_used")
     if link.voided_at is not None:

@@ -12,7 +12,7 @@ from .conf import app_settings
 from .identifiers import EMAIL
 from .models import LoginId, Profile
 
-__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "user_json", "find_user"]
+__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "user_json", "find_user", "stored_login_id"]
 
 # user JSON key -> Profile field, for the names a sign-up may set.
 PROFILE_FIELDS = {
@@ -66,8 +66,24 @@ def get_profile(user) -> Profile:
 
 
 def find_user(login_id: str):
-    entry = LoginId.objects.select_related("user").filter(value=login_id).first()
-    return entry.user if entry else None
+    """The user whose login ID is ``login_id`` (normalised), with its profile, or None.
+
+    The address as stored is kept on the user for ``stored_login_id``: a start call sends there.
+    """
+    try:
+        entry = LoginId.objects.select_related("user__magiclink_profile").get(value=login_id)
+    except LoginId.DoesNotExist:
+        return None
+    entry.user._magiclink_stored_login_ids = {login_id: entry.value}
+    return entry.user
+
+
+def stored_login_id(user, login_id: str) -> str:
+    """The login ID as stored (never as typed: identifiers.py), from ``find_user``'s row when it has it."""
+    known = getattr(user, "_magiclink_stored_login_ids", {})
+    if login_id in known:
+        return known[login_id]
+    return LoginId.objects.get(value=login_id).value
 
 
 def user_json(user) -> dict[str, Any]:

@@ -5,7 +5,9 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from magiclink_auth.models import PendingLink
@@ -149,3 +151,17 @@ def test_outage_is_recorded_on_the_link_and_the_request_still_succeeds(api, outb
     assert response.status_code == 200
     link = PendingLink.objects.get()
     assert link.delivery_status == "failed" and "outage" in link.delivery_error
+
+
+def test_a_returning_users_sign_in_start_stays_within_its_query_budget(api, outbox, signed_up):
+    """bench/profile_signin.py: find the login ID with its user and profile (1), void older links and store
+    the new one (2), then the delivery task loads the link and records the outcome (2)."""
+    signed_up("ada@example.com")
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post("/v1/auth/magiclink/signin/email", {"loginId": "ADA@example.com"})
+    assert response.status_code == 200, response.content
+    assert outbox[-1].recipient == "ada@example.com"
+    assert PendingLink.objects.get(token_hash=hashlib.sha256(token_of(outbox[-1]).encode()).hexdigest())
+    control = ("BEGIN", "SAVEPOINT", "RELEASE")
+    statements = [q["sql"] for q in captured.captured_queries if not q["sql"].upper().startswith(control)]
+    assert len(statements) <= 5, "\n".join(statements)
