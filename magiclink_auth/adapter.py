@@ -26,7 +26,14 @@ class DefaultAdapter:
         return list(user._magiclink_roles)
 
     def get_permissions(self, user) -> list[str]:
-        """The ``permissions`` claim: the user's Django permissions as ``app_label.codename``."""
+        """The ``permissions`` claim: the user's Django permissions as ``app_label.codename``.
+
+        When ``get_roles`` has just found the user in no group, ``ModelBackend`` is told so through its own
+        per-user cache, which it fills the same way: a user in no group has no group permissions, so
+        its query for them is skipped (a superuser's cache holds every permission, so it is left alone).
+        """
+        if getattr(user, "_magiclink_roles", None) == [] and not user.is_superuser:
+            user.__dict__.setdefault("_group_perm_cache", set())
         return sorted(user.get_all_permissions())
 
     def get_tenants(self, user) -> dict[str, Any]:

@@ -17,13 +17,13 @@ from . import account_changes, elevation, limits, signals
 from .conf import app_settings
 from .errors import MagicLinkError
 from .identifiers import mask, normalize
-from .models import LoginId, PendingLink, Profile
+from .models import PendingLink, Profile
 from .notices import ACCOUNT_EXISTS, NO_ACCOUNT, queue_no_account_notice
 from .redirects import add_token, resolve_redirect_uri
-from .sessions import IssuedTokens, revoke_all, start_session
+from .sessions import IssuedTokens, issue_tokens, open_session, revoke_all
 from .tasks import queue_delivery
 from .tokens import consume, create_link, find_link
-from .users import create_user, find_user, get_profile, stored_login_id
+from .users import create_user, find_user, get_profile, mark_login_id_verified, stored_login_id
 
 __all__ = ["RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "verify"]
 
@@ -216,10 +216,10 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
             if profile.status == Profile.Status.INVITED:
                 profile.status = Profile.Status.ENABLED
                 profile.save(update_fields=["status"])
-            LoginId.objects.filter(user=user, value=link.login_id).update(verified=True)
+            mark_login_id_verified(user, link.login_id)
             _mark_contact_verified(profile, link)
             options = link.login_options
-            tokens = start_session(
+            session = open_session(
                 user,
                 amr=elevation.elevated_amr(options, user, link.method),
                 claims=elevation.elevated_claims(options),
@@ -227,7 +227,10 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
                 user_agent=meta.user_agent,
             )
             if options.get("revokeOtherSessions"):
-                revoke_all(user, reason="revoke_other_sessions", except_session=tokens.session)
+                revoke_all(user, reason="revoke_other_sessions", except_session=session)
+        # After the commit: the link is consumed and the session stored either way, and the transaction
+        # (SQLite's write lock) need not wait on the claims and the signatures.
+        tokens = issue_tokens(session, user)
     except MagicLinkError as exc:
         signals.verify_refused.send(sender=PendingLink, reason=exc.key, link=link or getattr(exc, "link", None),
                                     request=meta.request)

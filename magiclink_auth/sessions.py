@@ -22,7 +22,10 @@ from .conf import app_settings
 from .errors import MagicLinkError
 from .models import RefreshSession
 
-__all__ = ["IssuedTokens", "start_session", "tokens_for", "refresh", "session_for", "revoke", "revoke_all"]
+__all__ = [
+    "IssuedTokens", "start_session", "open_session", "issue_tokens", "tokens_for", "refresh", "session_for",
+    "revoke", "revoke_all",
+]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -62,6 +65,14 @@ def _issue(session: RefreshSession, user) -> IssuedTokens:
 
 
 def start_session(user, *, amr: list[str], claims: dict[str, Any], ip: str | None, user_agent: str) -> IssuedTokens:
+    return issue_tokens(open_session(user, amr=amr, claims=claims, ip=ip, user_agent=user_agent), user)
+
+
+def open_session(
+    user, *, amr: list[str], claims: dict[str, Any], ip: str | None, user_agent: str
+) -> RefreshSession:
+    """Store a new session, without its JWTs yet: ``issue_tokens`` signs them, which verify does after its
+    transaction commits (the claims' queries and two RSA signatures need no lock on the link)."""
     now = timezone.now()
     session = RefreshSession.objects.create(
         user=user,
@@ -74,6 +85,11 @@ def start_session(user, *, amr: list[str], claims: dict[str, Any], ip: str | Non
         ip=ip,
         user_agent=user_agent[:512],
     )
+    return session
+
+
+def issue_tokens(session: RefreshSession, user) -> IssuedTokens:
+    """The JWTs of a session just opened by ``open_session``."""
     return _issue(session, user)
 
 

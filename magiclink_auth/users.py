@@ -12,7 +12,8 @@ from .conf import app_settings
 from .identifiers import EMAIL
 from .models import LoginId, Profile
 
-__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "user_json", "find_user", "stored_login_id"]
+__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "user_json", "find_user", "stored_login_id",
+           "mark_login_id_verified"]
 
 # user JSON key -> Profile field, for the names a sign-up may set.
 PROFILE_FIELDS = {
@@ -86,12 +87,28 @@ def stored_login_id(user, login_id: str) -> str:
     return LoginId.objects.get(value=login_id).value
 
 
+def mark_login_id_verified(user, value: str) -> None:
+    """Mark the user's login ID ``value`` verified (a link to it was used), and keep the user's login IDs
+    on the user for the ``user_json`` of the same request: one query, and an UPDATE only when needed."""
+    rows = list(LoginId.objects.filter(user=user).values_list("value", "verified"))
+    if any(row_value == value and not verified for row_value, verified in rows):
+        LoginId.objects.filter(user=user, value=value).update(verified=True)
+    user._magiclink_login_ids = [row_value for row_value, _ in rows]
+
+
+def _login_ids(user) -> list[str]:
+    known = getattr(user, "_magiclink_login_ids", None)
+    if known is not None:
+        return list(known)
+    return list(LoginId.objects.filter(user=user).values_list("value", flat=True))
+
+
 def user_json(user) -> dict[str, Any]:
     profile = get_profile(user)
     adapter = app_settings.ADAPTER()
     return {
         "userId": str(user.pk),
-        "loginIds": list(LoginId.objects.filter(user=user).values_list("value", flat=True)),
+        "loginIds": _login_ids(user),
         "name": profile.name,
         "givenName": profile.given_name,
         "middleName": profile.middle_name,

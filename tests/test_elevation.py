@@ -205,6 +205,23 @@ def test_roles_and_permissions_come_from_django_groups_and_permissions(api, outb
     assert body["user"]["roleNames"] == ["editors"]
 
 
+def test_a_user_in_no_group_keeps_their_own_permissions_and_a_superuser_all(api, outbox, signed_up):
+    """The adapter skips the group-permission query for a user in no group (adapter.py): only that one."""
+    signed_up()
+    user = get_user_model().objects.get()
+    user.user_permissions.add(Permission.objects.get(codename="view_permission"))
+    sign_in(api)
+    claims = claims_of(verify_last(api, outbox).json()["sessionJwt"])
+    assert (claims["roles"], claims["permissions"]) == ([], ["auth.view_permission"])
+    get_user_model().objects.filter(pk=user.pk).update(is_superuser=True)
+    sign_in(api)
+    claims = claims_of(verify_last(api, outbox).json()["sessionJwt"])
+    assert claims["roles"] == []
+    assert {"auth.change_group", "auth.view_permission", "magiclink_auth.view_pendinglink"} <= set(
+        claims["permissions"]
+    )
+
+
 def tenants_of(user):
     return {"t1": {"roles": ["admin"], "permissions": ["billing"]}}
 
