@@ -27,6 +27,8 @@ if not os.environ.get("DATABASE_URL"):
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         },
         "TEST": {"NAME": os.environ.get("BENCH_SQLITE_PATH", ":memory:")},
+        # Kept between requests, as on PostgreSQL below and on the sesame site (throughput.py).
+        "CONN_MAX_AGE": int(os.environ.get("DB_CONN_MAX_AGE", "60")),
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "60"))
