@@ -154,8 +154,9 @@ def test_outage_is_recorded_on_the_link_and_the_request_still_succeeds(api, outb
 
 
 def test_a_returning_users_sign_in_start_stays_within_its_query_budget(api, outbox, signed_up):
-    """bench/profile_signin.py: find the login ID with its user and profile (1), void older links and store
-    the new one (2), then the delivery task loads the link and records the outcome (2)."""
+    """bench/profile_signin.py: find the login ID with its user and profile (1), void older links, store
+    the new one and record what to send (3), then the delivery task claims the link, loads it and records
+    the outcome (3). Main had 9: the profile and the stored login ID were fetched again."""
     signed_up("ada@example.com")
     with CaptureQueriesContext(connection) as captured:
         response = api.post("/v1/auth/magiclink/signin/email", {"loginId": "ADA@example.com"})
@@ -164,4 +165,4 @@ def test_a_returning_users_sign_in_start_stays_within_its_query_budget(api, outb
     assert PendingLink.objects.get(token_hash=hashlib.sha256(token_of(outbox[-1]).encode()).hexdigest())
     control = ("BEGIN", "SAVEPOINT", "RELEASE")
     statements = [q["sql"] for q in captured.captured_queries if not q["sql"].upper().startswith(control)]
-    assert len(statements) <= 5, "\n".join(statements)
+    assert len(statements) <= 7, "\n".join(statements)
