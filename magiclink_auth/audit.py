@@ -69,12 +69,15 @@ def record(
 ) -> AuditEvent | None:
     if not app_settings.AUDIT_LOG:
         return None
+    # The id, not the row: the link's or session's user need not be loaded (a delivery's link is not).
+    user_id = getattr(user, "pk", None)
     if link is not None:
         method = method or link.method
         target = target or link.target
-        user = user if user is not None else link.user
-    if session is not None and user is None:
-        user = session.user
+        if user is None:
+            user_id = link.user_id
+    if session is not None and user is None and user_id is None:
+        user_id = session.user_id
     ip = _ip(request)
     if ip is None and link is not None and event in {"link_requested", "link_sent", "delivery_failed"}:
         ip = link.requester_ip
@@ -82,7 +85,7 @@ def record(
         ip = session.ip
     return AuditEvent.objects.create(
         event=event,
-        user=user if getattr(user, "pk", None) is not None else None,
+        user_id=user_id,
         link_id=getattr(link, "pk", None),
         session_id=getattr(session, "pk", None),
         method=method or "",
