@@ -71,6 +71,16 @@ def test_resend_waits_for_the_cooldown(client, outbox, limits):
     assert ask_for_link(client, "bob@example.com").status_code == 303
 
 
+def test_the_pages_share_the_api_start_limit_per_client_ip(client, api, outbox, limits):
+    limits(START_RATE_PER_IP="3/hour")
+    assert api.post("/v1/auth/magiclink/signup-in/email", {"loginId": "eve@example.com"}).status_code == 200
+    assert ask_for_link(client, "ada@example.com").status_code == 303
+    assert ask_for_link(client, "bob@example.com").status_code == 303
+    refused = ask_for_link(client, "cyd@example.com")
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 3600
+    assert len(outbox) == 3 and all(message.recipient != "cyd@example.com" for message in outbox)
+
+
 def test_resend_sends_a_new_link_and_the_old_one_stops_working(client, outbox):
     ask_for_link(client)
     first = outbox[-1]

@@ -21,6 +21,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_protect
 
 from .. import flows, sessions
+from ..api.throttling import StartIPThrottle
 from ..conf import app_settings
 from ..cookies import clear_session_cookies, cookie_names
 from ..delivery import dev
@@ -62,6 +63,10 @@ def _cooldown_left(request: HttpRequest, login_id: str) -> int:
 
 def _send(request: HttpRequest, login_id: str) -> None:
     """Start a sign-up-or-in from this browser, bound to it, and remember what the check page needs."""
+    # The API's start-call bucket per client IP, shared: the pages are no way around it.
+    per_ip = StartIPThrottle()
+    if not per_ip.allow_request(request, None):
+        raise per_ip.refuse()
     wait = _cooldown_left(request, login_id)
     if wait:
         message = f"A link was just sent. You can ask for another in {wait} seconds."
