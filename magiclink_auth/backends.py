@@ -20,11 +20,7 @@ class MagicLinkBackend(BaseBackend):
     def authenticate(self, request, token: str | None = None, **kwargs):
         if token is None:
             return None
-        meta = flows.RequestMeta(
-            ip=request.META.get("REMOTE_ADDR") or None if request is not None else None,
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else "",
-            request=request,
-        )
+        meta = flows.RequestMeta.of(request)
         try:
             result = flows.verify(token, meta)
         except MagicLinkError:

@@ -192,8 +192,8 @@ def check_browser_login() -> list:
             hint="Otherwise Django's middleware overwrites the request.user it sets.",
             id="magiclink_auth.E021",
         ))
-    for name in ("CONFIRM_REPLAY_WINDOW", "PENDING_POLL_INTERVAL"):
-        if getattr(app_settings, name).total_seconds() < (0 if name == "CONFIRM_REPLAY_WINDOW" else 0.5):
+    for name, shortest in (("CONFIRM_REPLAY_WINDOW", 0), ("PENDING_POLL_INTERVAL", 0.5)):
+        if getattr(app_settings, name).total_seconds() < shortest:
             problems.append(Error(f"{name} is too short.", id="magiclink_auth.E022"))
     if app_settings.CONFIRM_REPLAY_WINDOW.total_seconds() > 300:
         problems.append(Warning(

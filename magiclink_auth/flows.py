@@ -38,6 +38,17 @@ class RequestMeta:
     user_agent: str = ""
     request: Any = None
 
+    @classmethod
+    def of(cls, request, *, ip: str | None = None) -> RequestMeta:
+        """From a Django request (or none); ``ip`` when the caller knows the client better than REMOTE_ADDR."""
+        if request is None:
+            return cls()
+        return cls(
+            ip=ip or request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],  # the width of the stored column
+            request=request,
+        )
+
 
 @dataclass(frozen=True)
 class StartResult:

@@ -13,7 +13,6 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .. import flows
 from ..errors import MagicLinkError
 from ..identifiers import normalize
 
@@ -53,14 +52,6 @@ def search_by_address(queryset, field: str, term: str):
         return queryset
     return queryset.filter(
         Q(**{f"{field}__in": address_candidates(term)}) | Q(**{f"{field}__startswith": term.casefold()})
-    )
-
-
-def request_meta(request) -> flows.RequestMeta:
-    return flows.RequestMeta(
-        ip=request.META.get("REMOTE_ADDR"),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        request=request,
     )
 
 

@@ -7,10 +7,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import flows
+from ..api.serializers import login_options
 from ..errors import MagicLinkError
 from ..identifiers import mask
 from ..models import PendingLink
-from .base import ReadOnlyAdmin, address_candidates, request_meta, send_links
+from .base import ReadOnlyAdmin, address_candidates, send_links
 
 
 def link_state(link: PendingLink, now=None) -> str:
@@ -103,7 +104,7 @@ class PendingLinkAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Send a fresh link like the selected ones"), permissions=["send"])
     def send_fresh_link(self, request, queryset):
-        meta = request_meta(request)
+        meta = flows.RequestMeta.of(request)
 
         def starts():
             for link in queryset.select_related(None).only(
@@ -118,14 +119,7 @@ def _resend(link: PendingLink, meta: flows.RequestMeta):
     """A new link to the same address for the same purpose (a sign-up becomes a sign-in once the user
     exists); the older links for that address are voided as for any new link."""
     fresh = PendingLink.objects.only("user_data", "login_options").get(pk=link.pk)
-    stored = fresh.login_options or {}
-    options = flows.LoginOptions(
-        custom_claims=stored.get("customClaims") or {},
-        template_id=stored.get("templateId") or "",
-        template_options=stored.get("templateOptions") or {},
-        revoke_other_sessions=bool(stored.get("revokeOtherSessions")),
-        locale=stored.get("locale") or "",
-    )
+    options = login_options(fresh.login_options)
     if link.purpose == PendingLink.Purpose.SIGN_UP:
         return flows.sign_up_or_in(
             link.method,

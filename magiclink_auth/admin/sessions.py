@@ -15,7 +15,7 @@ from .base import ADMIN_REASON, ReadOnlyAdmin, UserIdFilter
 def session_state(session: RefreshSession) -> str:
     if session.revoked_at is not None:
         return "revoked"
-    return "active" if session.expires_at > timezone.now() else "expired"
+    return "active" if session.is_active else "expired"
 
 
 class SessionStateFilter(admin.SimpleListFilter):

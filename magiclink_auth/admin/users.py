@@ -16,7 +16,7 @@ from .. import flows, sessions
 from ..errors import MagicLinkError
 from ..identifiers import mask, normalize
 from ..models import AuditEvent, LoginId, Profile, RefreshSession
-from .base import ADMIN_REASON, link_to_changelist, request_meta, search_by_address, send_links
+from .base import ADMIN_REASON, link_to_changelist, search_by_address, send_links
 
 
 class LoginIdForm(forms.ModelForm):
@@ -151,7 +151,7 @@ class ProfileAdmin(admin.ModelAdmin):
 
 
 def _sign_in_starts(request, login_ids):
-    meta = request_meta(request)
+    meta = flows.RequestMeta.of(request)
     for login_id in login_ids:
 
         def start(login_id=login_id):

@@ -78,11 +78,7 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
         return rest.partition(":")[0] or None
 
     def meta(self, request: Request) -> flows.RequestMeta:
-        return flows.RequestMeta(
-            ip=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-            request=request._request,
-        )
+        return flows.RequestMeta.of(request._request, ip=client_ip(request))
 
     def body(self, request: Request) -> dict:
         data = request.data

@@ -31,7 +31,7 @@ from ..models import LoginId
 from ..users import get_profile
 from . import browsers
 from .links import landing_url
-from .views import _meta, _page, complete_login, private
+from .views import _page, complete_login, private
 
 __all__ = ["StartView", "CheckView", "AccountView", "LogoutView", "OutboxView"]
 
@@ -76,7 +76,7 @@ def _send(request: HttpRequest, login_id: str) -> None:
     method = EMAIL if "@" in login_id else SMS
     result = flows.sign_up_or_in(
         method, login_id, uri=landing_url(next_path=_url("account")),
-        options=flows.LoginOptions(), meta=_meta(request),
+        options=flows.LoginOptions(), meta=flows.RequestMeta.of(request),
     )
     pending_ref = browsers.bind_link(result.link, request, cross_device=True)
     request.session[PENDING_KEY] = {"loginId": login_id, "masked": result.masked_address,

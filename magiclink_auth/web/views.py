@@ -118,14 +118,6 @@ def complete_login(request: HttpRequest, user, tokens: IssuedTokens, to: str) ->
     return private(response)
 
 
-def _meta(request: HttpRequest) -> flows.RequestMeta:
-    return flows.RequestMeta(
-        ip=request.META.get("REMOTE_ADDR") or None,
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-        request=request,
-    )
-
-
 @method_decorator(csrf_exempt, name="dispatch")
 class LandingView(View):
     http_method_names = ["get", "head", "post"]
@@ -171,7 +163,7 @@ class LandingView(View):
 
     def _confirm(self, request: HttpRequest, token: str) -> HttpResponse:
         try:
-            result = flows.verify(token, _meta(request))
+            result = flows.verify(token, flows.RequestMeta.of(request))
         except InvalidLink as exc:
             replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
             if replay is None:
