@@ -16,6 +16,10 @@ from .errors import MagicLinkError
 __all__ = ["MagicLinkBackend"]
 
 
+# The dotted path Django stores in the session of a user this backend logged in.
+BACKEND = f"{__name__}.MagicLinkBackend"
+
+
 class MagicLinkBackend(BaseBackend):
     def authenticate(self, request, token: str | None = None, **kwargs):
         if token is None:

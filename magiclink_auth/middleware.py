@@ -13,25 +13,24 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model, logout
+from django.contrib.auth import BACKEND_SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
 from . import jwts, sessions
+from .backends import BACKEND, MagicLinkBackend
 from .cookies import clear_session_cookies, cookie_names, set_session_cookies
 from .errors import MagicLinkError
 
 __all__ = ["MagicLinkSessionMiddleware"]
 
 logger = logging.getLogger("magiclink_auth")
-BACKEND = "magiclink_auth.backends.MagicLinkBackend"
 
 
 def _load_user(user_id: str):
     from django.contrib.auth.models import AnonymousUser
 
-    user = get_user_model()._default_manager.filter(pk=user_id).first()
-    return user if user is not None and user.is_active else AnonymousUser()
+    return MagicLinkBackend().get_user(user_id) or AnonymousUser()
 
 
 class MagicLinkSessionMiddleware:

@@ -39,8 +39,9 @@ def destination_prefix(number: str) -> str:
 
 def check_country(number: str) -> None:
     """Refuse (E062707) an SMS to a number outside the allowed countries."""
-    if country_code(number) not in allowed_country_codes():
-        raise MagicLinkError("sms_country_not_allowed", f"SMS to +{country_code(number)} is not enabled")
+    code = country_code(number)
+    if code not in allowed_country_codes():
+        raise MagicLinkError("sms_country_not_allowed", f"SMS to +{code} is not enabled")
 
 
 class SmsPrefixCap(MessageThrottle):

@@ -50,7 +50,7 @@ def _session_claims(session: RefreshSession, user) -> dict[str, Any]:
     }
 
 
-def _issue(session: RefreshSession, user) -> IssuedTokens:
+def issue_tokens(session: RefreshSession, user) -> IssuedTokens:
     now = timezone.now()
     session_jwt = jwts.encode(
         jwts.SESSION, _session_claims(session, user), issued_at=now, lifetime=app_settings.SESSION_LIFETIME
@@ -88,17 +88,12 @@ def open_session(
     return session
 
 
-def issue_tokens(session: RefreshSession, user) -> IssuedTokens:
-    """The JWTs of a session just opened by ``open_session``."""
-    return _issue(session, user)
-
-
 def tokens_for(session: RefreshSession) -> IssuedTokens:
     """New JWTs for a live session without rotating it: the landing page's double click and the
     cross-device hand-over give a second browser tab the same session, not a new one."""
     if not session.is_active:
         raise MagicLinkError("session_revoked")
-    return _issue(session, session.user)
+    return issue_tokens(session, session.user)
 
 
 def _decode_refresh(refresh_jwt: str | None) -> dict[str, Any]:
@@ -170,7 +165,7 @@ def refresh(refresh_jwt: str | None) -> IssuedTokens:
     if not session.is_active:
         raise MagicLinkError("session_revoked")
     signals.session_refreshed.send(sender=RefreshSession, session=session, user=session.user)
-    return _issue(session, session.user)
+    return issue_tokens(session, session.user)
 
 
 def revoke(session: RefreshSession, *, reason: str) -> None:

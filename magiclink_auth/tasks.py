@@ -191,7 +191,7 @@ def expire_undelivered(now: datetime | None = None) -> int:
     now = now or timezone.now()
     gave_up = PendingLink.objects.filter(delivery_status__in=PENDING, expires_at__lte=now).update(
         delivery_status=Delivery.FAILED, delivery_error="Link expired before it could be delivered",
-        delivery_next_attempt_at=None, delivery_sealed_url="",
+        delivery_next_attempt_at=None,
     )
     PendingLink.objects.exclude(delivery_sealed_url="").filter(expires_at__lte=now).update(delivery_sealed_url="")
     return gave_up

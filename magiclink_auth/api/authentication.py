@@ -7,11 +7,11 @@ none. ``request.auth`` is the session JWT's claims.
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck, get_authorization_header
 
 from .. import jwts
+from ..backends import MagicLinkBackend
 from ..cookies import cookie_names
 from ..errors import MagicLinkError
 
@@ -48,8 +48,8 @@ class MagicLinkAuthentication(BaseAuthentication):
 
     @staticmethod
     def _user(claims: dict):
-        user = get_user_model()._default_manager.filter(pk=claims["sub"]).first()
-        if user is None or not user.is_active:
+        user = MagicLinkBackend().get_user(claims["sub"])
+        if user is None:
             raise _failed("session_jwt_invalid")
         return user, claims
 

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -18,8 +20,11 @@ __all__ = ["StrictJSONParser", "MAX_DEPTH"]
 MAX_DEPTH = 16
 
 
+_NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _is_unsafe(text: str) -> bool:
-    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+    return _NUL_OR_SURROGATE.search(text) is not None
 
 
 def check_value(data) -> None:

@@ -10,7 +10,6 @@ The pending reference handed to the requesting tab is a secret of 256 bits, stor
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -32,16 +31,12 @@ __all__ = [
 ]
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _decoys():
     return caches[app_settings.THROTTLE_CACHE]
 
 
 def _decoy_key(pending_ref: str) -> str:
-    return f"magiclink:decoy_ref:{_digest(pending_ref)}"
+    return f"magiclink:decoy_ref:{hash_token(pending_ref)}"
 
 
 def browser_id(request: HttpRequest) -> str:
@@ -50,7 +45,7 @@ def browser_id(request: HttpRequest) -> str:
     if not raw or len(raw) > 64:
         raw = secrets.token_urlsafe(24)
         request._magiclink_new_browser = raw
-    return _digest(raw)
+    return hash_token(raw)
 
 
 def ensure_browser_cookie(request: HttpRequest, response: HttpResponse) -> None:
@@ -70,7 +65,7 @@ def bind_link(link: PendingLink | None, request: HttpRequest | None, *, cross_de
         return pending_ref
     BrowserLogin.objects.update_or_create(link=link, defaults={
         "requester_browser": browser_id(request) if request is not None else "",
-        "pending_ref_hash": _digest(pending_ref) if pending_ref else None,
+        "pending_ref_hash": hash_token(pending_ref) if pending_ref else None,
     })
     return pending_ref
 
@@ -131,7 +126,7 @@ def collect(pending_ref: str) -> Collected:
     """Hand the waiting tab its session, once. E062503 until the link is confirmed."""
     row = (
         BrowserLogin.objects.select_related("link", "session__user")
-        .filter(pending_ref_hash=_digest(pending_ref)).first()
+        .filter(pending_ref_hash=hash_token(pending_ref)).first()
     )
     now = timezone.now()
     if row is None and _decoys().get(_decoy_key(pending_ref)):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -36,7 +35,6 @@ from .views import _page, complete_login, private
 __all__ = ["StartView", "CheckView", "AccountView", "LogoutView", "OutboxView"]
 
 PENDING_KEY = "magiclink_pending"
-DEFAULT_COOLDOWN = timedelta(seconds=60)
 
 
 def _site_page(request: HttpRequest, name: str, context: dict | None = None,
@@ -57,7 +55,7 @@ def _cooldown_left(request: HttpRequest, login_id: str) -> int:
     pending = request.session.get(PENDING_KEY) or {}
     if pending.get("loginId") != login_id:
         return 0
-    cooldown = getattr(app_settings, "RESEND_COOLDOWN", DEFAULT_COOLDOWN).total_seconds()
+    cooldown = app_settings.RESEND_COOLDOWN.total_seconds()
     return max(0, math.ceil(pending.get("sentAt", 0) + cooldown - time.time()))
 
 

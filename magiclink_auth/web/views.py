@@ -24,6 +24,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import flows, signals
+from ..backends import BACKEND
 from ..conf import app_settings
 from ..cookies import set_session_cookies
 from ..errors import InvalidLink, MagicLinkError
@@ -36,7 +37,6 @@ from . import browsers
 
 __all__ = ["LandingView", "BACKEND", "private", "start_url", "complete_login"]
 
-BACKEND = "magiclink_auth.backends.MagicLinkBackend"
 TEMPLATES = "magiclink_auth/web/"
 # Link problems -> (template, HTTP status). Each page offers a way to ask for a new link.
 PROBLEMS = {
@@ -145,7 +145,10 @@ class LandingView(View):
                 return _problem(request, exc.key)
             context = {"token": token, "auto_submit": True, "ticket": _ticket(request)}
             return _page(request, "landing.html", context)
-        row = BrowserLogin.objects.filter(link=link).first()
+        try:
+            row = link.browser_login  # loaded with the link by find_link: no query
+        except BrowserLogin.DoesNotExist:
+            row = None
         owner = link.user or find_user(link.login_id)
         signed_in_as_other = request.user.is_authenticated and (owner is None or owner.pk != request.user.pk)
         same_browser = row is not None and row.requester_browser == browsers.browser_id(request)
