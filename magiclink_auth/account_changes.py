@@ -19,18 +19,13 @@ from django.db.models.signals import pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-try:
-    from django.tasks import task
-except ImportError:  # Django < 6.0
-    from django_tasks import task
-
 from . import signals
 from .conf import app_settings
-from .delivery import LinkMessage, get_backend
-from .errors import DeliveryError, MagicLinkError
+from .errors import MagicLinkError
 from .identifiers import EMAIL, SMS, mask, normalize
-from .models import AccountMerge, LoginId, PendingLink, Profile, RefreshSession
-from .sessions import revoke_all, session_for
+from .models import AccountMerge, LoginId, PendingLink, Profile
+from .notices import deliver_notice
+from .sessions import live_session, revoke_all, session_for
 from .users import PROFILE_FIELDS, find_user, get_profile
 
 __all__ = [
@@ -121,9 +116,7 @@ def apply_update(user, link: PendingLink):
 
     method = UPDATE_PURPOSES[link.purpose]
     options = link.login_options
-    session = RefreshSession.objects.filter(pk=options.get("sessionId")).first()
-    if session is None or not session.is_active:
-        raise MagicLinkError("session_revoked")
+    live_session(options.get("sessionId"))  # the session that asked for the change must still be live
     owner = _owner_allowed(link.login_id, user, merge=bool(options.get("onMergeUseExisting")))
     if owner is not None:
         if is_disabled(owner):
@@ -202,28 +195,8 @@ def merge_into(kept, merged, *, address: str, link: PendingLink | None = None) -
 def queue_notice(method: str, old_address: str, *, new_address: str, name: str) -> None:
     """Tell the old address, after the change commits, that it is no longer the account's."""
     context = {"name": name, "masked_address": mask(method, new_address)}
-    transaction.on_commit(
-        lambda: deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE).enqueue(
-            method, old_address, context
-        )
-    )
-
-
-@task()
-def deliver_notice(method: str, recipient: str, context: dict) -> str:
-    message = LinkMessage(
-        channel=method,
-        recipient=recipient,
-        url="",
-        purpose=NOTICE_PURPOSE[method],
-        expires_at=timezone.now(),
-        context=context,
-    )
-    try:
-        return get_backend(method).send(message).status
-    except DeliveryError:
-        # A notice is a courtesy: the change is made either way, and there is no link to retry for.
-        return "failed"
+    queued = deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE)
+    transaction.on_commit(lambda: queued.enqueue(method, old_address, context, "", NOTICE_PURPOSE[method]))
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="magiclink_auth_stamp_deactivation")

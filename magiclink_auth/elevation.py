@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import MagicLinkError
 from .models import RefreshSession
-from .sessions import session_for
+from .sessions import live_session, session_for
 
 __all__ = ["elevation_for", "elevated_amr", "elevated_claims"]
 
@@ -40,19 +40,16 @@ def elevation_for(user, method: str, *, stepup: bool, mfa: bool, refresh_jwt: st
     return {KEY: {"sessionId": str(session.pk), "stepup": stepup, "mfa": mfa}}
 
 
-def _session_of(options: dict[str, Any], user) -> RefreshSession | None:
+def _session_of(options: dict[str, Any]) -> RefreshSession | None:
     elevation = options.get(KEY)
     if not elevation:
         return None
-    session = RefreshSession.objects.filter(pk=elevation["sessionId"]).first()
-    if session is None or not session.is_active:
-        raise MagicLinkError("session_revoked")
-    return session
+    return live_session(elevation["sessionId"])
 
 
 def elevated_amr(options: dict[str, Any], user, method: str) -> list[str]:
     """The ``amr`` of the session a verify opens: the raised session's factors plus this link's method."""
-    session = _session_of(options, user)
+    session = _session_of(options)
     if session is None:
         return [method]
     _check(session, user, method, mfa=options[KEY]["mfa"])

@@ -49,13 +49,16 @@ def queue_no_account_notice(method: str, login_id: str, *, template_options: dic
 
 
 @task()
-def deliver_notice(method: str, recipient: str, context: dict, locale: str) -> str:
+def deliver_notice(method: str, recipient: str, context: dict, locale: str, purpose: str = "signin") -> str:
+    """Send a message that carries no link; ``purpose`` picks its templates."""
     message = LinkMessage(
-        channel=method, recipient=recipient, url="", purpose="signin", expires_at=timezone.now(),
+        channel=method, recipient=recipient, url="", purpose=purpose, expires_at=timezone.now(),
         locale=locale, context=context,
     )
     try:
         return get_backend(method).send(message).status
     except DeliveryError as exc:
-        logger.warning("Delivery of a %s notice by %s failed: %s", context.get("notice"), exc.provider, exc)
+        # A notice is a courtesy: what it reports happened either way, and there is no link to retry for.
+        notice = context.get("notice") or purpose
+        logger.warning("Delivery of a %s notice by %s failed: %s", notice, exc.provider, exc)
         return "failed"

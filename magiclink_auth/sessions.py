@@ -88,6 +88,14 @@ def open_session(
     return session
 
 
+def live_session(session_id) -> RefreshSession:
+    """The session a pending link was asked from, still live (E061303 when it was revoked or expired)."""
+    session = RefreshSession.objects.filter(pk=session_id).first()
+    if session is None or not session.is_active:
+        raise MagicLinkError("session_revoked")
+    return session
+
+
 def tokens_for(session: RefreshSession) -> IssuedTokens:
     """New JWTs for a live session without rotating it: the landing page's double click and the
     cross-device hand-over give a second browser tab the same session, not a new one."""
