@@ -147,9 +147,7 @@ def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta,
         if not app_settings.ENUMERATION_SAFE:
             raise MagicLinkError("user_disabled")
         # Enumeration-safe: a disabled user is sent nothing, and the caller is not told so (nor by a limit).
-        resolve_redirect_uri(uri)
-        limits.record(limits.check(method, login_id))
-        return StartResult(method=method, masked_address=mask(method, login_id), link=None)
+        return _answer_without_link(method, login_id, uri)
     raised = elevation.elevation_for(user, method, stepup=options.stepup, mfa=options.mfa,
                                      refresh_jwt=refresh_jwt)
     # The address stored for the login ID, never the one typed: see identifiers.py.
@@ -176,10 +174,17 @@ def _sign_in_unknown(method: str, login_id: str, *, uri, options, meta) -> Start
     if app_settings.ADAPTER().is_open_for_signup(meta.request):
         return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
                      user=None, uri=uri, options=options, meta=meta, notice=NO_ACCOUNT)
-    resolve_redirect_uri(uri)
-    limits.record(limits.check(method, login_id))
+    answer = _answer_without_link(method, login_id, uri)
     queue_no_account_notice(method, login_id, template_options=options.template_options,
                             locale=options.locale)
+    return answer
+
+
+def _answer_without_link(method: str, login_id: str, uri: str | None) -> StartResult:
+    """The success answer where no link is made: the URI is checked and the limits count as for a link,
+    so neither the answer nor a later 429 tells the caller which case this was."""
+    resolve_redirect_uri(uri)
+    limits.record(limits.check(method, login_id))
     return StartResult(method=method, masked_address=mask(method, login_id), link=None)
 
 
