@@ -212,10 +212,14 @@ def check_browser_login() -> list:
 
 RATE_SETTINGS = (
     "START_RATE_PER_IP", "START_RATE_PER_LOGIN_ID", "VERIFY_RATE_PER_IP", "REFRESH_RATE_PER_SESSION",
-    "SMS_RATE_PER_PREFIX", "SMS_RATE_SITEWIDE",
+    "SMS_RATE_PER_PREFIX", "SMS_RATE_SITEWIDE", "UPDATE_RATE_PER_SESSION", "UPDATE_RATE_PER_IP",
 )
-# Caches whose counters are per process (each worker counts alone) or not kept at all.
-WEAK_CACHES = {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
+# Caches whose counters are per process (each worker counts alone), not kept at all, or not atomic (the
+# database and file caches' incr is a read and a write: simultaneous requests pass together).
+WEAK_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache",
+    "django.core.cache.backends.db.DatabaseCache", "django.core.cache.backends.filebased.FileBasedCache",
+}
 
 
 def _rate_is_valid(rate) -> bool:
@@ -262,8 +266,8 @@ def check_abuse_limits(app_configs=None, **kwargs):
     elif backend in WEAK_CACHES and not settings.DEBUG:
         problems.append(Warning(
             f"THROTTLE_CACHE {alias!r} uses {backend.rsplit('.', 1)[-1]}: rate limits are counted per "
-            "process or not at all.",
-            hint="Use a shared cache (Redis, Memcached or the database cache) for THROTTLE_CACHE.",
+            "process, not at all, or not atomically.",
+            hint="Use a shared cache with atomic increments (Redis or Memcached) for THROTTLE_CACHE.",
             id="magiclink_auth.W031",
         ))
     return problems

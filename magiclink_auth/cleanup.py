@@ -15,7 +15,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .conf import app_settings
-from .models import AuditEvent, PendingLink, RefreshSession
+from .models import AuditEvent, LinkLock, PendingLink, RefreshSession
+from .tokens import MAX_LIFETIME
 
 __all__ = ["delete_in_batches", "expired_querysets"]
 
@@ -25,6 +26,8 @@ def expired_querysets() -> dict[str, QuerySet]:
     querysets = {
         "pending links": PendingLink.objects.filter(expires_at__lt=now),
         "sessions": RefreshSession.objects.filter(expires_at__lt=now),
+        # A lock row outlives the links it serialised; past the longest link lifetime it guards nothing.
+        "link locks": LinkLock.objects.filter(locked_at__lt=now - MAX_LIFETIME),
     }
     if app_settings.AUDIT_RETENTION:  # None keeps audit events forever
         querysets["audit events"] = AuditEvent.objects.filter(

@@ -86,10 +86,16 @@ DEFAULTS: dict[str, Any] = {
     # Per login ID (normalised, so A@B.COM and a@b.com share one count): only messages actually sent count.
     "RESEND_COOLDOWN": timedelta(seconds=60),
     "START_RATE_PER_LOGIN_ID": "10/hour",
+    # Lockout defence: requests from a client IP or browser that verified a link of the login ID within
+    # this time are the owner's, with their own cap and cooldown, and strangers cannot void their links.
+    "KNOWN_REQUESTER_LIFETIME": timedelta(days=30),
     "VERIFY_RATE_PER_IP": "60/hour",
     # Verify calls per token; after that even the right token is refused.
     "VERIFY_ATTEMPTS_PER_TOKEN": 5,
     "REFRESH_RATE_PER_SESSION": "120/hour",
+    # update/email and update/phone calls (each may send a message to an address of the caller's choosing).
+    "UPDATE_RATE_PER_SESSION": "5/hour",
+    "UPDATE_RATE_PER_IP": "20/hour",
     # SMS pumping: country calling codes SMS may go to (none until configured), a cap per destination
     # prefix (the first SMS_PREFIX_DIGITS digits of the E.164 number), and a site-wide budget.
     "SMS_ALLOWED_COUNTRY_CODES": [],
@@ -114,7 +120,7 @@ IMPORT_STRINGS = {"ADAPTER", "TENANTS_PROVIDER"}
 DURATIONS = {
     "LINK_LIFETIME", "SESSION_LIFETIME", "REFRESH_LIFETIME", "REFRESH_REUSE_GRACE", "CONFIRM_REPLAY_WINDOW",
     "PENDING_POLL_INTERVAL", "RESEND_COOLDOWN", "DELIVERY_RETRY_BACKOFF", "DELIVERY_RETRY_MAX_BACKOFF",
-    "DELIVERY_CLAIM_TIMEOUT",
+    "DELIVERY_CLAIM_TIMEOUT", "KNOWN_REQUESTER_LIFETIME",
     "AUDIT_RETENTION",
 }
 

@@ -83,6 +83,8 @@ ERRORS: dict[str, ErrorSpec] = {
     "sms_budget_exhausted": ErrorSpec("E062709", 429, "The site's SMS budget for this hour is spent"),
     "confusable_address": ErrorSpec("E062710", 400, "The address mixes scripts in one domain label"),
     "template_options_invalid": ErrorSpec("E062711", 400, "Template option names must be short identifiers"),
+    "update_rate_limited": ErrorSpec("E062712", 429, "Too many address changes asked by this session"),
+    "update_ip_rate_limited": ErrorSpec("E062713", 429, "Too many address changes asked from this address"),
 }
 
 

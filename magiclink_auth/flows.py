@@ -18,11 +18,12 @@ from .conf import app_settings
 from .errors import MagicLinkError
 from .identifiers import mask, normalize
 from .models import PendingLink, Profile
+from .network import client_ip
 from .notices import ACCOUNT_EXISTS, NO_ACCOUNT, queue_no_account_notice
 from .redirects import add_token, resolve_redirect_uri
 from .sessions import IssuedTokens, issue_tokens, open_session, revoke_all
 from .tasks import queue_delivery
-from .tokens import consume, create_link, find_link
+from .tokens import consume, create_link, find_link, lock
 from .users import create_user, find_user, get_profile, mark_login_id_verified, stored_login_id
 
 __all__ = ["RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "verify"]
@@ -44,7 +45,7 @@ class RequestMeta:
         if request is None:
             return cls()
         return cls(
-            ip=ip or request.META.get("REMOTE_ADDR") or None,
+            ip=ip or client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],  # the width of the stored column
             request=request,
         )
@@ -96,31 +97,42 @@ def _send(
     extra_options: dict[str, Any] | None = None, notice: str = "",
 ) -> StartResult:
     redirect_uri = resolve_redirect_uri(uri)
-    counted = limits.check(method, login_id)
-    with transaction.atomic():
-        link, token = create_link(
-            purpose=purpose,
-            method=method,
-            login_id=login_id,
-            target=target,
-            user=user,
-            user_data=user_data or {},
-            redirect_uri=redirect_uri,
-            login_options={**options.as_stored(), **(extra_options or {})},
-            requester_ip=meta.ip,
-            requester_user_agent=meta.user_agent[:512],
-        )
-        profile = get_profile(user) if user is not None else None
-        context = {
-            "name": (profile.name if profile else (user_data or {}).get("name", "")) or "",
-            "masked_address": mask(method, target),
-            "lifetime_minutes": int((link.expires_at - link.created_at).total_seconds() // 60),
-            "options": options.template_options,
-        }
-        if notice:
-            context["notice"] = notice
-        queue_delivery(link, add_token(redirect_uri, token), context)
-    limits.record(counted)
+    who = limits.requester(method, login_id, meta)
+    allowance = None
+    try:
+        with transaction.atomic():
+            # One link at a time per login ID: the cooldown is decided and older links voided under the lock.
+            lock(who.key)
+            limits.check_cooldown(purpose, who)
+            allowance = limits.allow(method, login_id, who)
+            link, token = create_link(
+                purpose=purpose,
+                method=method,
+                login_id=login_id,
+                target=target,
+                user=user,
+                user_data=user_data or {},
+                redirect_uri=redirect_uri,
+                login_options={**options.as_stored(), **(extra_options or {})},
+                requester_ip=meta.ip,
+                requester_user_agent=meta.user_agent[:512],
+                limit_key=who.key,
+                requester_known=who.known,
+            )
+            profile = get_profile(user) if user is not None else None
+            context = {
+                "name": (profile.name if profile else (user_data or {}).get("name", "")) or "",
+                "masked_address": mask(method, target),
+                "lifetime_minutes": int((link.expires_at - link.created_at).total_seconds() // 60),
+                "options": options.template_options,
+            }
+            if notice:
+                context["notice"] = notice
+            queue_delivery(link, add_token(redirect_uri, token), context)
+    except BaseException:
+        if allowance is not None:
+            allowance.give_back()  # no message was made: it counts against no limit
+        raise
     signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
     return StartResult(method=method, masked_address=mask(method, target), link=link)
 
@@ -147,7 +159,7 @@ def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta,
         if not app_settings.ENUMERATION_SAFE:
             raise MagicLinkError("user_disabled")
         # Enumeration-safe: a disabled user is sent nothing, and the caller is not told so (nor by a limit).
-        return _answer_without_link(method, login_id, uri)
+        return _answer_without_link(method, login_id, uri, meta)
     raised = elevation.elevation_for(user, method, stepup=options.stepup, mfa=options.mfa,
                                      refresh_jwt=refresh_jwt)
     # The address stored for the login ID, never the one typed: see identifiers.py.
@@ -174,17 +186,24 @@ def _sign_in_unknown(method: str, login_id: str, *, uri, options, meta) -> Start
     if app_settings.ADAPTER().is_open_for_signup(meta.request):
         return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
                      user=None, uri=uri, options=options, meta=meta, notice=NO_ACCOUNT)
-    answer = _answer_without_link(method, login_id, uri)
+    answer = _answer_without_link(method, login_id, uri, meta)
     queue_no_account_notice(method, login_id, template_options=options.template_options,
                             locale=options.locale)
     return answer
 
 
-def _answer_without_link(method: str, login_id: str, uri: str | None) -> StartResult:
-    """The success answer where no link is made: the URI is checked and the limits count as for a link,
-    so neither the answer nor a later 429 tells the caller which case this was."""
+def _answer_without_link(method: str, login_id: str, uri: str | None, meta: RequestMeta) -> StartResult:
+    """The success answer where no link is made: the URI is checked and the limits count as for a link
+    (the cooldown claimed as a sign-in link would hold it), so neither the answer nor a later 429 tells
+    the caller which case this was."""
     resolve_redirect_uri(uri)
-    limits.record(limits.check(method, login_id))
+    who = limits.requester(method, login_id, meta)
+    claim = limits.claim_cooldown(PendingLink.Purpose.SIGN_IN, who)
+    try:
+        limits.allow(method, login_id, who)
+    except MagicLinkError:
+        limits.release_cooldown(claim)
+        raise
     return StartResult(method=method, masked_address=mask(method, login_id), link=None)
 
 
@@ -217,6 +236,11 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
     try:
         with transaction.atomic():
             link = find_link(token)
+            if link.purpose != PendingLink.Purpose.SIGN_IN:
+                # Sign-up and update links create or move a login ID: one at a time per login ID, so two
+                # live links for one address cannot both create it. Before consume, as start calls lock
+                # before voiding, so the two never wait on each other crosswise.
+                lock(limits.limit_key(link.method, link.login_id))
             consume(link)
             user, created = _user_for(link)
             if is_disabled(user):
@@ -251,6 +275,7 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
         signals.verify_refused.send(sender=PendingLink, reason=exc.key, link=link or getattr(exc, "link", None),
                                     request=meta.request)
         raise
+    limits.remember(link.method, link.login_id, meta)
     signals.link_verified.send(sender=PendingLink, link=link, user=user, session=tokens.session,
                                first_seen=first_seen)
     return VerifyResult(user=user, tokens=tokens, first_seen=first_seen, link=link)

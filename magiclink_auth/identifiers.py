@@ -8,6 +8,7 @@ ligatures) are refused outright rather than folded, because folding is how homog
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import phonenumbers
@@ -18,7 +19,7 @@ from .errors import MagicLinkError
 
 __all__ = [
     "EMAIL", "SMS", "is_mixed_script", "normalize_email", "normalize_phone", "normalize", "mask_email",
-    "mask_phone",
+    "mask_phone", "counting_key",
 ]
 
 EMAIL = "email"
@@ -72,6 +73,9 @@ def normalize_email(value: str) -> str:
         validate_email(value)
     except ValidationError:
         raise MagicLinkError("invalid_email") from None
+    if value.endswith("]"):
+        # An IP-literal domain (`a@[127.0.0.1]`): mail to a bare address, never an address a site owns.
+        raise MagicLinkError("invalid_email")
     if is_mixed_script(value.rpartition("@")[2]):
         raise MagicLinkError("confusable_address")
     return value.casefold()
@@ -93,6 +97,25 @@ def normalize_phone(value: str) -> str:
 
 def normalize(method: str, value: str) -> str:
     return normalize_email(value) if method == EMAIL else normalize_phone(value)
+
+
+def counting_key(method: str, login_id: str) -> str:
+    """The form of a normalised login ID that rate limits count: one mailbox, one count.
+
+    For counting only, never for delivery or matching: ``"x"@``, ``x+tag@`` and ``x@`` reach one mailbox
+    at most providers, and an internationalised domain and its punycode are one domain.
+    """
+    if method != EMAIL:
+        return login_id
+    local, _, domain = login_id.rpartition("@")
+    if len(local) >= 2 and local.startswith('"') and local.endswith('"'):
+        local = re.sub(r"\\(.)", r"\1", local[1:-1])
+    local = local.partition("+")[0] or local
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass  # a label the idna codec refuses (too long): count it as typed
+    return f"{local}@{domain}"
 
 
 def mask_email(address: str) -> str:

@@ -1,30 +1,50 @@
-"""Limits on messages sent: per login ID (resend cooldown, hourly cap) and, for SMS, the pumping guard.
+"""Limits on messages sent: the resend cooldown and the hourly cap per login ID, and the SMS pumping guard.
 
 They are enforced in the flows, where a message is made, so every way of starting one shares them: the
-API, the sign-in pages, any flow added later. A flow calls ``check()`` before it makes a link (raising
-``RateLimited``, or E062707 for a country SMS may not go to) and ``record()`` once the message is queued, so
-only messages sent count: a sign-in refused with E062108 followed at once by the sign-up it calls for is
-not stopped by the cooldown. Enumeration-safe answers (notices.py) check and record like any other, so a
-limit never tells an existing login ID from an unknown one.
+API, the sign-in pages, any flow added later. Each is atomic under concurrency (docs/security.md):
 
-The counters are DRF throttles on Django's cache (``THROTTLE_CACHE``); the login ID is counted normalised
-(``A@B.COM`` and ``a@b.com`` share a count) under a keyed hash, so the cache holds no address.
+- **Counters** (hourly cap, SMS caps, and the API's call limits in ``api/throttling.py``) are
+  ``counters.hit``: one atomic increment-and-read per check. A message refused by a later check, or one
+  whose link could not be stored, gives its counts back (``Allowance.give_back``), so only messages made
+  count.
+- **The resend cooldown** is decided while the flow holds the login ID's row lock (``tokens.lock``), from
+  the links themselves: a caller is held back only while a link it would replace, made less than
+  ``RESEND_COOLDOWN`` ago, is still unused and unexpired. A used or voided link holds nothing back.
+  Answers that make no link (enumeration-safe mode: notices.py) claim the same cooldown in the cache,
+  with one atomic ``add``, so the two cases answer alike.
+
+**Lockout defence.** A request from a context that recently signed in to the login ID (the same client IP
+or the same browser cookie as a verify of that login ID in the last ``KNOWN_REQUESTER_LIFETIME``) is
+the owner's; any other is a stranger's. Each side has its own hourly cap and its own cooldown, and a
+stranger's link never voids a link the owner asked for: ten anonymous requests cannot spend the owner's
+allowance or kill the link in the owner's inbox.
+
+Login IDs are counted by ``identifiers.counting_key`` (one mailbox, one count: ``x+tag@`` is ``x@``) under
+a keyed hash, so the cache holds no address.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import caches
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from rest_framework.throttling import SimpleRateThrottle
 
+from . import counters
 from .conf import app_settings
+from .cookies import browser_cookie_name
 from .errors import MagicLinkError
+from .identifiers import counting_key
+from .models import PendingLink
 
 __all__ = [
-    "RateLimited", "CachedThrottle", "MessageThrottle", "ResendCooldown", "LoginIdCap", "check", "record",
+    "RateLimited", "CachedThrottle", "Requester", "Allowance", "limit_key", "requester", "remember",
+    "check_cooldown", "claim_cooldown", "release_cooldown", "allow",
 ]
 
 
@@ -37,15 +57,16 @@ class RateLimited(MagicLinkError):
 
 
 class CachedThrottle(SimpleRateThrottle):
-    """A DRF throttle set up from ``app_settings``: ``setting`` names its rate, ``error_key`` its error."""
+    """A DRF throttle counted atomically (``counters.hit``), with its rate from ``app_settings.<setting>``."""
 
     setting = ""
     error_key = "rate_limited"
     cache_format = "magiclink:throttle:%(scope)s:%(ident)s"
 
-    @property
-    def cache(self):
-        return caches[app_settings.THROTTLE_CACHE]
+    def __init__(self) -> None:
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        self.hit: counters.Hit | None = None
 
     def get_rate(self) -> Any:
         return getattr(app_settings, self.setting)
@@ -53,16 +74,24 @@ class CachedThrottle(SimpleRateThrottle):
     def parse_rate(self, rate):
         return rate if isinstance(rate, tuple) else super().parse_rate(rate)
 
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        self.hit = counters.hit(key, self.num_requests, self.duration)
+        return self.hit.allowed
+
     def wait(self) -> float:
-        # DRF answers None once more calls were counted than allowed (concurrent calls): wait it out.
-        return super().wait() or self.duration
+        return self.hit.retry_after if self.hit is not None else 1.0
 
     def refuse(self) -> RateLimited:
         return RateLimited(self.error_key, self.wait())
 
 
-class MessageThrottle(CachedThrottle):
-    """Counts messages for one ``ident``: ``allow_request`` only checks, ``record()`` counts one sent."""
+class MessageCap(CachedThrottle):
+    """A cap on messages for one ``ident`` (a login ID's key, an SMS prefix, the site)."""
 
     def __init__(self, ident: str) -> None:
         self.ident = ident
@@ -71,53 +100,130 @@ class MessageThrottle(CachedThrottle):
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.ident}
 
-    def throttle_success(self) -> bool:
-        return True
 
-    def record(self) -> None:
-        if self.rate is None:
-            return
-        now = self.timer()
-        key = self.get_cache_key(None, None)
-        history = [t for t in self.cache.get(key, []) if t > now - self.duration]
-        self.cache.set(key, [now, *history], self.duration)
-
-
-class ResendCooldown(MessageThrottle):
-    scope = "resend"
-    error_key = "resend_cooldown"
-
-    def get_rate(self):
-        seconds = int(app_settings.RESEND_COOLDOWN.total_seconds())
-        return (1, seconds) if seconds > 0 else None
-
-
-class LoginIdCap(MessageThrottle):
+class LoginIdCap(MessageCap):
     scope = "login_id"
     setting = "START_RATE_PER_LOGIN_ID"
     error_key = "login_id_rate_limited"
 
 
-def _digest(value: str) -> str:
-    """A keyed hash: a shared cache never holds an address, not even one a dictionary would recover."""
+def limit_key(method: str, login_id: str) -> str:
+    """A keyed hash of the login ID as counted: a shared cache never holds an address, not even one a
+    dictionary would recover from a plain hash."""
+    value = counting_key(method, login_id)
     return salted_hmac("magiclink_auth.throttle", value, algorithm="sha256").hexdigest()[:40]
 
 
-def check(method: str, login_id: str) -> list[MessageThrottle]:
-    """Refuse a message to ``login_id`` (normalised) that a limit forbids; else the throttles to record."""
+@dataclass(frozen=True)
+class Requester:
+    """Who asks for a message to ``key``: the login ID's owner (a known context) or a stranger."""
+
+    key: str
+    known: bool
+
+    @property
+    def side(self) -> str:
+        return "owner" if self.known else "other"
+
+
+def _cache():
+    return caches[app_settings.THROTTLE_CACHE]
+
+
+def _contexts(key: str, meta) -> list[str]:
+    """Cache keys of the request's contexts (client IP, browser cookie) for login ID ``key``."""
+    request = getattr(meta, "request", None)
+    browser = request.COOKIES.get(browser_cookie_name(), "") if request is not None else ""
+    values = [f"ip:{meta.ip}" if meta.ip else "", f"browser:{browser[:64]}" if browser else ""]
+    return [
+        "magiclink:known:" + salted_hmac("magiclink_auth.known", f"{key}|{value}", algorithm="sha256").hexdigest()
+        for value in values if value
+    ]
+
+
+def requester(method: str, login_id: str, meta) -> Requester:
+    key = limit_key(method, login_id)
+    contexts = _contexts(key, meta)
+    return Requester(key, bool(contexts and _cache().get_many(contexts)))
+
+
+def remember(method: str, login_id: str, meta) -> None:
+    """A verify of ``login_id`` from this context: from now on its requests are the owner's."""
+    contexts = _contexts(limit_key(method, login_id), meta)
+    if contexts:
+        lifetime = int(app_settings.KNOWN_REQUESTER_LIFETIME.total_seconds())
+        _cache().set_many(dict.fromkeys(contexts, 1), lifetime)
+
+
+def _cooldown() -> timedelta:
+    return app_settings.RESEND_COOLDOWN
+
+
+def check_cooldown(purpose: str, who: Requester) -> None:
+    """Refuse (E062702) while a link of this side for the login ID and purpose, made less than
+    ``RESEND_COOLDOWN`` ago, is unused and unexpired. Call it holding the login ID's lock (``tokens.lock``)."""
+    cooldown = _cooldown()
+    if cooldown <= timedelta(0):
+        return
+    now = timezone.now()
+    newest = (
+        PendingLink.objects.filter(
+            limit_key=who.key, purpose=purpose, requester_known=who.known, consumed_at=None, voided_at=None,
+            expires_at__gt=now, created_at__gt=now - cooldown,
+        )
+        .order_by("-created_at").values_list("created_at", flat=True).first()
+    )
+    if newest is not None:
+        raise RateLimited("resend_cooldown", (newest + cooldown - now).total_seconds())
+
+
+def claim_cooldown(purpose: str, who: Requester) -> str | None:
+    """The cooldown of an answer that makes no link, claimed with one atomic ``add``: held for the same
+    time a link would hold it (nobody can use a link that was never made). Returns the claim's key, for
+    ``release_cooldown`` when a cap then refuses the message (as no link would be made either)."""
+    seconds = int(_cooldown().total_seconds())
+    if seconds <= 0:
+        return None
+    now = counters.clock()
+    key = f"magiclink:cooldown:{who.side}:{purpose}:{who.key}"
+    if not _cache().add(key, now + seconds, seconds):
+        held_until = _cache().get(key) or 0
+        if held_until > now:
+            raise RateLimited("resend_cooldown", held_until - now)
+        _cache().set(key, now + seconds, seconds)  # outlived its time (the cache's clock differs from ours)
+    return key
+
+
+def release_cooldown(key: str | None) -> None:
+    if key is not None:
+        _cache().delete(key)
+
+
+@dataclass
+class Allowance:
+    """The counts a message took; ``give_back()`` when it is not made after all."""
+
+    taken: list[str] = field(default_factory=list)
+
+    def give_back(self) -> None:
+        for key in self.taken:
+            counters.give_back(key)
+        self.taken.clear()
+
+
+def allow(method: str, login_id: str, who: Requester) -> Allowance:
+    """Count one message to ``login_id`` against every cap, or refuse it (giving back what it took)."""
     from . import pumping
 
-    key = _digest(login_id)
-    throttles: list[MessageThrottle] = [ResendCooldown(key), LoginIdCap(key)]
+    caps: list[MessageCap] = [LoginIdCap(f"{who.side}:{who.key}")]
     if method == "sms":
         pumping.check_country(login_id)
-        throttles += pumping.throttles(login_id)
-    for throttle in throttles:
-        if not throttle.allow_request(None, None):
-            raise throttle.refuse()
-    return throttles
-
-
-def record(throttles: list[MessageThrottle]) -> None:
-    for throttle in throttles:
-        throttle.record()
+        caps += pumping.caps(login_id)
+    allowance = Allowance()
+    for cap in caps:
+        if not cap.allow_request(None, None):
+            allowance.give_back()
+            raise cap.refuse()
+        if cap.hit is not None:
+            allowance.taken.append(cap.hit.key)
+    return allowance

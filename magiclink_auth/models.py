@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
-    "Profile", "LoginId", "PendingLink", "RefreshSession", "SigningKey", "BrowserLogin", "AccountMerge",
-    "AuditEvent",
+    "Profile", "LoginId", "PendingLink", "LinkLock", "RefreshSession", "SigningKey", "BrowserLogin",
+    "AccountMerge", "AuditEvent",
 ]
 
 
@@ -128,6 +128,10 @@ class PendingLink(models.Model):
     voided_at = models.DateTimeField(null=True, blank=True)
     requester_ip = models.GenericIPAddressField(null=True, blank=True)
     requester_user_agent = models.CharField(max_length=512, blank=True)
+    # What the message limits count the login ID as (limits.limit_key), and whether the request came from
+    # a context that signed in to it before (the owner's): a stranger's link never voids the owner's.
+    limit_key = models.CharField(max_length=40, blank=True, editable=False)
+    requester_known = models.BooleanField(default=False, editable=False)
     # Delivery state (see tasks.py). "failed" with a next attempt set is a failure that will be retried;
     # "failed" without one gave up. The link's URL waits here sealed (AES-GCM, sealing.py) until it is
     # sent, gives up or expires, so the task queue itself never carries the token.
@@ -142,10 +146,29 @@ class PendingLink(models.Model):
 
     class Meta:
         verbose_name = _("pending link")
-        indexes = [models.Index(fields=["login_id", "purpose"]), models.Index(fields=["expires_at"])]
+        indexes = [
+            models.Index(fields=["login_id", "purpose"]),
+            models.Index(fields=["expires_at"]),
+            models.Index(fields=["limit_key", "purpose"], name="magiclink_link_limit_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} link #{self.pk}"
+
+
+class LinkLock(models.Model):
+    """A row per login ID (its ``limit_key``), locked while a link for it is made or a sign-up link for it
+    is verified: those run one at a time per login ID, so only the newest link is live, the cooldown is
+    decided once, and two sign-up links cannot both create the account (``tokens.lock``)."""
+
+    key = models.CharField(max_length=40, primary_key=True)
+    locked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("link lock")
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class RefreshSession(models.Model):

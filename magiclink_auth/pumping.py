@@ -10,7 +10,8 @@ consecutive numbers. Three defences, checked before a start call sends an SMS:
 - a site-wide budget of SMS per hour (``SMS_RATE_SITEWIDE``).
 
 Checked by the flows with the per-login-ID limits (``limits.py``), so they hold for every way of starting a
-flow; the two caps count SMS actually sent.
+flow; the two caps count SMS actually sent, each with one atomic increment-and-read (``counters.py``), so a
+burst of simultaneous requests cannot pass the budget together.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import phonenumbers
 
 from .conf import app_settings
 from .errors import MagicLinkError
-from .limits import MessageThrottle
+from .limits import MessageCap
 
-__all__ = ["allowed_country_codes", "country_code", "destination_prefix", "check_country", "throttles",
+__all__ = ["allowed_country_codes", "country_code", "destination_prefix", "check_country", "caps",
            "SmsPrefixCap", "SmsBudget"]
 
 
@@ -44,17 +45,17 @@ def check_country(number: str) -> None:
         raise MagicLinkError("sms_country_not_allowed", f"SMS to +{code} is not enabled")
 
 
-class SmsPrefixCap(MessageThrottle):
+class SmsPrefixCap(MessageCap):
     scope = "sms_prefix"
     setting = "SMS_RATE_PER_PREFIX"
     error_key = "sms_prefix_rate_limited"
 
 
-class SmsBudget(MessageThrottle):
+class SmsBudget(MessageCap):
     scope = "sms_budget"
     setting = "SMS_RATE_SITEWIDE"
     error_key = "sms_budget_exhausted"
 
 
-def throttles(number: str) -> list[MessageThrottle]:
+def caps(number: str) -> list[MessageCap]:
     return [SmsPrefixCap(destination_prefix(number)), SmsBudget("site")]

@@ -6,6 +6,12 @@
 - Single use is one conditional ``UPDATE ... WHERE consumed_at IS NULL``: of any number of concurrent
   verifies, the database lets exactly one change the row.
 - A new link for the same login ID and purpose voids the older unconsumed ones, so only the newest works.
+  Links for one login ID are made one at a time, under a row lock (``lock``): two simultaneous requests
+  cannot both see "no live link" and both leave one live. The lock is a row (an upsert that locks it
+  until the transaction ends), not a session-level advisory lock, so it works through PgBouncer in
+  transaction pooling, and it is the first lock such a transaction takes, so it cannot deadlock.
+- A stranger's request (limits.py: not from a context that signed in to the login ID) voids only
+  strangers' links: it cannot kill the link the owner asked for.
 """
 
 from __future__ import annotations
@@ -20,9 +26,9 @@ from django.utils import timezone
 
 from .conf import app_settings
 from .errors import InvalidLink
-from .models import PendingLink
+from .models import LinkLock, PendingLink
 
-__all__ = ["hash_token", "create_link", "find_link", "consume"]
+__all__ = ["hash_token", "lock", "create_link", "find_link", "consume"]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -39,12 +45,30 @@ def link_lifetime() -> timedelta:
     return min(max(app_settings.LINK_LIFETIME, MIN_LIFETIME), MAX_LIFETIME)
 
 
+def lock(key: str) -> None:
+    """Hold the row lock of login ID ``key`` (``limits.limit_key``) until the transaction ends.
+
+    One statement, ``INSERT ... ON CONFLICT DO UPDATE``: it creates the row or locks the existing one, on
+    PostgreSQL (row lock) and SQLite (the database's write lock) alike. Call it first in the transaction.
+    """
+    LinkLock.objects.bulk_create(
+        [LinkLock(key=key, locked_at=timezone.now())],
+        update_conflicts=True, unique_fields=["key"], update_fields=["locked_at"],
+    )
+
+
 def create_link(**fields) -> tuple[PendingLink, str]:
-    """Store a pending link and return it with its token, which exists nowhere else from here on."""
+    """Store a pending link and return it with its token, which exists nowhere else from here on.
+
+    Call it holding ``lock(fields["limit_key"])``.
+    """
     now = timezone.now()
-    PendingLink.objects.filter(
+    older = PendingLink.objects.filter(
         login_id=fields["login_id"], purpose=fields["purpose"], consumed_at=None, voided_at=None
-    ).update(voided_at=now)
+    )
+    if not fields.get("requester_known"):
+        older = older.filter(requester_known=False)
+    older.update(voided_at=now)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     link = PendingLink.objects.create(
         token_hash=hash_token(token), created_at=now, expires_at=now + link_lifetime(), **fields

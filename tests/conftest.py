@@ -153,3 +153,28 @@ def real_mail(settings, limits, mail_backend):
     limits(DELIVERY={**settings.MAGICLINK_AUTH["DELIVERY"], "email": email})
     mail.outbox = []
     return mail.outbox
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """Moves the clock of the counters (cache) and of the links (database) forward by some seconds.
+
+    The counters' clock starts just after a day's start, where every window (second, minute, hour, day)
+    begins, so that a test never straddles a window's edge by the accident of when it runs.
+    """
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from magiclink_auth import counters
+
+    real_now, started = timezone.now, time.time()
+    aligned = (started // 86400 + 1) * 86400 + 1
+
+    def advance(seconds: float):
+        monkeypatch.setattr(counters, "clock", lambda: aligned + seconds + (time.time() - started))
+        monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=seconds))
+
+    advance(0)
+    return advance

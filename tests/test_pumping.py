@@ -118,6 +118,9 @@ def test_per_process_cache_is_warned_about_outside_debug(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     assert "magiclink_auth.W031" in check_ids()
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"}}
+    assert "magiclink_auth.W031" in check_ids()  # its incr is a read and a write: not atomic
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:6379/0"}}
     assert "magiclink_auth.W031" not in check_ids()
 
 

@@ -10,12 +10,14 @@ from .. import account_changes
 from ..identifiers import EMAIL, SMS
 from .schema import SCHEMAS
 from .serializers import UpdateEmailSerializer, UpdatePhoneSerializer, parse
+from .throttling import UpdateIPThrottle, UpdateSessionThrottle
 from .views import MagicLinkAPIView, _start_response
 
 __all__ = ["UpdateEmailView", "UpdatePhoneView"]
 
 
 class _UpdateView(MagicLinkAPIView):
+    throttle_classes = (UpdateIPThrottle, UpdateSessionThrottle)
     method = ""
     serializer_class = UpdateEmailSerializer
     address_field = ""

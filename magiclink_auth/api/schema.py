@@ -166,7 +166,8 @@ def _update(request_serializer, address: str) -> dict:
                        "becomes the user's once the link is verified. Answers like a start call.",
         "tags": ["account"], "request": request_serializer, "auth": AUTH,
         "responses": {200: MaskedAddressSerializer, **error_responses(
-            *SEND, *REFRESH, "address_in_use", "login_id_not_yours",
+            *SEND, *REFRESH, "address_in_use", "login_id_not_yours", "update_rate_limited",
+            "update_ip_rate_limited",
         )},
     }
 

@@ -2,42 +2,24 @@
 ``Retry-After`` (the Python SDK raises ``RateLimitException`` carrying it).
 
 These count calls, refused or not, and bound what an attacker can try: start calls per client IP, verify
-calls per IP and per token, refreshes per session. Limits on messages sent (per login ID, SMS pumping)
+calls per IP and per token, refreshes per session, email and phone updates per session and per IP. Each
+check is one atomic increment-and-read (``counters.py``). Limits on messages sent (per login ID, SMS pumping)
 live in ``limits.py`` and are enforced by the flows, so the sign-in pages share them.
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 from .. import jwts
 from ..conf import app_settings
 from ..limits import CachedThrottle
+from ..network import client_ip
 from ..tokens import hash_token, link_lifetime
 
 __all__ = [
     "ThrottledViewMixin", "client_ip", "CallThrottle", "StartIPThrottle", "VerifyIPThrottle",
-    "VerifyTokenThrottle", "RefreshSessionThrottle",
+    "VerifyTokenThrottle", "SessionThrottle", "RefreshSessionThrottle", "UpdateSessionThrottle",
+    "UpdateIPThrottle",
 ]
-
-
-def client_ip(request) -> str | None:
-    """The caller's address: ``REMOTE_ADDR``, or the entry ``NUM_PROXIES`` from the right of X-Forwarded-For.
-
-    As DRF's ``NUM_PROXIES``, except that unset means 0: trusting the whole header would let any client
-    pick its own address, and with it a fresh rate-limit bucket per request.
-    """
-    remote = request.META.get("REMOTE_ADDR") or None
-    proxies = app_settings.NUM_PROXIES or 0
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    if not proxies or not forwarded:
-        return remote
-    addresses = [address.strip() for address in forwarded.split(",")]
-    candidate = addresses[-min(proxies, len(addresses))]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return remote
 
 
 class CallThrottle(CachedThrottle):
@@ -87,18 +69,38 @@ class VerifyTokenThrottle(CallThrottle):
         return hash_token(token)
 
 
-class RefreshSessionThrottle(CallThrottle):
-    """Refreshes per session (the ``sid`` of a valid refresh JWT); per IP for tokens that do not decode."""
-
-    scope = "refresh"
-    setting = "REFRESH_RATE_PER_SESSION"
-    error_key = "refresh_rate_limited"
+class SessionThrottle(CallThrottle):
+    """Calls per session (the ``sid`` of a valid refresh JWT); per IP for tokens that do not decode."""
 
     def ident(self, request, view):
         try:
             return "sid:" + str(jwts.decode(view.refresh_jwt or "", jwts.REFRESH)["sid"])
         except (jwts.InvalidJWT, KeyError):
             return f"ip:{self.get_ident(request)}"
+
+
+class RefreshSessionThrottle(SessionThrottle):
+    scope = "refresh"
+    setting = "REFRESH_RATE_PER_SESSION"
+    error_key = "refresh_rate_limited"
+
+
+class UpdateSessionThrottle(SessionThrottle):
+    """update/email and update/phone per session: a signed-in account is no relay for mail or SMS to
+    addresses of its choosing."""
+
+    scope = "update_session"
+    setting = "UPDATE_RATE_PER_SESSION"
+    error_key = "update_rate_limited"
+
+
+class UpdateIPThrottle(StartIPThrottle):
+    """update/email and update/phone per client IP, whatever the session: many self-made accounts from
+    one place are one bucket."""
+
+    scope = "update_ip"
+    setting = "UPDATE_RATE_PER_IP"
+    error_key = "update_ip_rate_limited"
 
 
 class ThrottledViewMixin:

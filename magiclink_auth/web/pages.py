@@ -6,8 +6,6 @@ Templates live in ``templates/magiclink_auth/web/``; a site overrides any of the
 from __future__ import annotations
 
 import json
-import math
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -46,31 +44,12 @@ def _url(name: str) -> str:
     return reverse(f"magiclink_auth_web:{name}")
 
 
-def _cooldown_left(request: HttpRequest, login_id: str) -> int:
-    """Seconds before this browser may have another link sent to the same address.
-
-    The flows enforce ``RESEND_COOLDOWN`` per address for every caller (``limits.py``); this check of the
-    browser's own last request comes first only to word the answer for a person.
-    """
-    pending = request.session.get(PENDING_KEY) or {}
-    if pending.get("loginId") != login_id:
-        return 0
-    cooldown = app_settings.RESEND_COOLDOWN.total_seconds()
-    return max(0, math.ceil(pending.get("sentAt", 0) + cooldown - time.time()))
-
-
 def _send(request: HttpRequest, login_id: str) -> None:
     """Start a sign-up-or-in from this browser, bound to it, and remember what the check page needs."""
     # The API's start-call bucket per client IP, shared: the pages are no way around it.
     per_ip = StartIPThrottle()
     if not per_ip.allow_request(request, None):
         raise per_ip.refuse()
-    wait = _cooldown_left(request, login_id)
-    if wait:
-        message = f"A link was just sent. You can ask for another in {wait} seconds."
-        error = MagicLinkError("rate_limited", message)
-        error.retry_after = wait
-        raise error
     method = EMAIL if "@" in login_id else SMS
     result = flows.sign_up_or_in(
         method, login_id, uri=landing_url(next_path=_url("account")),
@@ -78,11 +57,15 @@ def _send(request: HttpRequest, login_id: str) -> None:
     )
     pending_ref = browsers.bind_link(result.link, request, cross_device=True)
     request.session[PENDING_KEY] = {"loginId": login_id, "masked": result.masked_address,
-                                    "method": method, "pendingRef": pending_ref, "sentAt": time.time()}
+                                    "method": method, "pendingRef": pending_ref}
 
 
 def _refused(request: HttpRequest, template: str, context: dict, exc: MagicLinkError) -> HttpResponse:
-    response = _site_page(request, template, {**context, "error": exc.message}, exc.status)
+    message = exc.message
+    if exc.key == "resend_cooldown":
+        # The flows hold a resend back only while the last link is unused (limits.py); say it for a person.
+        message = f"A link was just sent. You can ask for another in {exc.retry_after} seconds."
+    response = _site_page(request, template, {**context, "error": message}, exc.status)
     if exc.status == 429:
         response["Retry-After"] = str(getattr(exc, "retry_after", 60))
     return response
