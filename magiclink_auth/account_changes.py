@@ -26,13 +26,15 @@ from .identifiers import EMAIL, SMS, mask, normalize
 from .models import AccountMerge, LoginId, PendingLink, Profile
 from .notices import deliver_notice
 from .sessions import live_session, revoke_all, session_for
-from .users import PROFILE_FIELDS, find_user, get_profile
+from .users import PROFILE_FIELDS, find_user, get_profile, stored_login_id
 
 __all__ = [
     "start_update",
     "refuse_stale_link",
     "apply_update",
     "merge_into",
+    "merge_owner",
+    "masked_account",
     "UPDATE_PURPOSES",
 ]
 
@@ -40,6 +42,8 @@ UPDATE_PURPOSES = {PendingLink.Purpose.UPDATE_EMAIL: EMAIL, PendingLink.Purpose.
 _PURPOSE_OF = {method: purpose for purpose, method in UPDATE_PURPOSES.items()}
 _CONTACT_FIELD = {EMAIL: "email", SMS: "phone"}
 NOTICE_PURPOSE = {EMAIL: "email_changed", SMS: "phone_changed"}
+# The notice to the owner of an address another account asked to add (templates ``address_claimed``).
+ADDRESS_CLAIMED = "address_claimed"
 
 
 def start_update(
@@ -55,7 +59,11 @@ def start_update(
     template_options: dict[str, str],
     meta,
 ) -> Any:
-    """Send a link to ``address`` that, once opened, makes it the contact of the session's user."""
+    """Send a link to ``address`` that, once opened, makes it the contact of the session's user.
+
+    The link acts for the session that asked, so it carries a number (crossdevice.py): opened anywhere but
+    that session's browser, it asks for it. The answer's ``code`` is that number.
+    """
     from .flows import LoginOptions, _send, is_disabled
 
     session = session_for(refresh_jwt)
@@ -65,9 +73,19 @@ def start_update(
     if is_disabled(user):
         raise MagicLinkError("user_disabled")
     address = normalize(method, address)
-    _owner_allowed(address, user, merge=merge)
+    owner = find_user(address)
+    taken = owner is not None and owner.pk != user.pk
+    if taken and not merge and not app_settings.ENUMERATION_SAFE:
+        raise MagicLinkError("address_in_use")
     options = LoginOptions(template_id=template_id, template_options=template_options)
     stored = {"addToLoginIDs": add_to_login_ids, "onMergeUseExisting": merge, "sessionId": str(session.pk)}
+    joins = {"joins": masked_account(user), "merge": taken}
+    refusal = ""
+    if taken and not merge:
+        # Enumeration-safe: answered as a link sent, after the same work, and the owner is told instead.
+        refusal = "Not sent: the address belongs to another account; its owner was told"
+        queue_address_claimed_notice(method, stored_login_id(owner, address), joins=joins["joins"],
+                                     locale="", meta=meta)
     return _send(
         purpose=_PURPOSE_OF[method],
         method=method,
@@ -78,6 +96,8 @@ def start_update(
         options=options,
         meta=meta,
         extra_options=stored,
+        extra_context=joins,
+        refusal=refusal,
     )
 
 
@@ -100,6 +120,20 @@ def _owner_allowed(address: str, user, *, merge: bool):
     if not merge:
         raise MagicLinkError("address_in_use")
     return owner
+
+
+def masked_account(user) -> str:
+    """The account of ``user`` as a confirm page names it: its first login ID, masked."""
+    first = LoginId.objects.filter(user=user).order_by("created_at", "pk").first()
+    return mask(first.method, first.value) if first is not None else ""
+
+
+def merge_owner(link: PendingLink):
+    """The other user an update link would merge the requester into (``onMergeUseExisting``), else None."""
+    if link.purpose not in UPDATE_PURPOSES or not (link.login_options or {}).get("onMergeUseExisting"):
+        return None
+    owner = find_user(link.login_id)
+    return owner if owner is not None and owner.pk != link.user_id else None
 
 
 def refuse_stale_link(user, link: PendingLink) -> None:
@@ -190,6 +224,15 @@ def merge_into(kept, merged, *, address: str, link: PendingLink | None = None) -
     )
     signals.accounts_merged.send(sender=AccountMerge, kept_user=kept, merged_user=merged, merge=record)
     return record
+
+
+def queue_address_claimed_notice(method: str, address: str, *, joins: str, locale: str, meta) -> None:
+    """Tell the owner of ``address`` that another account asked to add it (enumeration-safe answer)."""
+    from .flows import describe_request
+
+    context = {"notice": ADDRESS_CLAIMED, "joins": joins, "asked": describe_request(meta)}
+    queued = deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE)
+    transaction.on_commit(lambda: queued.enqueue(method, address, context, locale, ADDRESS_CLAIMED))
 
 
 def queue_notice(method: str, old_address: str, *, new_address: str, name: str) -> None:

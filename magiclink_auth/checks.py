@@ -207,6 +207,13 @@ def check_browser_login() -> list:
             hint="The landing page's Django login would not survive the next request.",
             id="magiclink_auth.W021",
         ))
+    digits, attempts = app_settings.NUMBER_MATCH_DIGITS, app_settings.NUMBER_MATCH_ATTEMPTS
+    if not (isinstance(digits, int) and 2 <= digits <= 8 and isinstance(attempts, int) and 1 <= attempts <= 10):
+        problems.append(Error(
+            "NUMBER_MATCH_DIGITS must be 2 to 8 and NUMBER_MATCH_ATTEMPTS 1 to 10.",
+            hint="Fewer digits or more tries let a person who types at random match a stranger's number.",
+            id="magiclink_auth.E023",
+        ))
     return problems
 
 

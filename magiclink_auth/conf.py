@@ -75,6 +75,10 @@ DEFAULTS: dict[str, Any] = {
     "CONFIRM_REPLAY_WINDOW": timedelta(seconds=60),
     # How often the tab that asked for a link polls for the cross-device hand-over.
     "PENDING_POLL_INTERVAL": timedelta(seconds=2),
+    # Number matching (docs/security.md): the digits of the number shown to whoever asked for a link that
+    # acts for another device or session, and the wrong numbers that void the link.
+    "NUMBER_MATCH_DIGITS": 3,
+    "NUMBER_MATCH_ATTEMPTS": 3,
     # Requests: bodies larger than this are refused before parsing.
     "MAX_BODY_BYTES": 16 * 1024,
     # Abuse limits (docs/hardening.md). Rates are DRF rate strings ("10/hour"); None switches one off.

@@ -15,11 +15,14 @@ from typing import Any
 from .errors import MagicLinkError
 from .models import RefreshSession
 from .sessions import live_session, session_for
+from .users import find_user
 
-__all__ = ["elevation_for", "elevated_amr", "elevated_claims"]
+__all__ = ["NAMESPACE", "caller_session", "elevation_for", "elevated_amr", "elevated_claims"]
 
 # The key under which the link's stored login options keep what verify needs.
 KEY = "elevation"
+# The claim holding the custom claims of a start call (Descope's "non-secure" claims).
+NAMESPACE = "nsec"
 
 
 def _check(session: RefreshSession, user, method: str, *, mfa: bool) -> None:
@@ -29,13 +32,31 @@ def _check(session: RefreshSession, user, method: str, *, mfa: bool) -> None:
         raise MagicLinkError("mfa_factor_present")
 
 
-def elevation_for(user, method: str, *, stepup: bool, mfa: bool, refresh_jwt: str | None) -> dict[str, Any]:
-    """What a step-up or MFA link stores, after checking that the caller may ask for it. ``{}`` otherwise."""
-    if not (stepup or mfa):
-        return {}
+def caller_session(login_id: str, *, stepup: bool, mfa: bool, revoke: bool,
+                   refresh_jwt: str | None) -> RefreshSession | None:
+    """The caller's own live session, for the options that act on an existing session (``stepup``, ``mfa``,
+    ``revokeOtherSessions``); None when none is asked.
+
+    Checked before anything is looked up about the login ID, and answered alike (E062802) whether the login
+    ID is another user's or no one's: these options tell nothing about who has an account. An anonymous
+    caller cannot use them (E062801, E062905), so a link requested by a stranger never revokes the sessions
+    of whoever clicks it.
+    """
+    if not (stepup or mfa or revoke):
+        return None
     if not refresh_jwt:
-        raise MagicLinkError("elevation_refresh_missing")
+        raise MagicLinkError("elevation_refresh_missing" if stepup or mfa else "revoke_needs_session")
     session = session_for(refresh_jwt)
+    owner = find_user(login_id)
+    if owner is None or owner.pk != session.user_id:
+        raise MagicLinkError("elevation_wrong_user")
+    return session
+
+
+def elevation_for(session: RefreshSession | None, user, method: str, *, stepup: bool, mfa: bool) -> dict[str, Any]:
+    """What a step-up or MFA link stores, from the caller's session (``caller_session``). ``{}`` otherwise."""
+    if not (stepup or mfa) or session is None:
+        return {}
     _check(session, user, method, mfa=mfa)
     return {KEY: {"sessionId": str(session.pk), "stepup": stepup, "mfa": mfa}}
 
@@ -57,7 +78,11 @@ def elevated_amr(options: dict[str, Any], user, method: str) -> list[str]:
 
 
 def elevated_claims(options: dict[str, Any]) -> dict[str, Any]:
-    claims = dict(options.get("customClaims") or {})
+    """The claims a link's session carries. ``customClaims`` come from whoever asked for the link, so they go
+    under one namespace claim, ``nsec`` (as Descope puts a client's claims), never the top level: a stranger
+    asking for a link to a victim's address cannot put ``email``, ``role`` or ``scope`` into their session."""
+    custom = options.get("customClaims") or {}
+    claims: dict[str, Any] = {NAMESPACE: dict(custom)} if custom else {}
     if (options.get(KEY) or {}).get("stepup"):
         claims["su"] = True
     return claims

@@ -71,6 +71,12 @@ ERRORS: dict[str, ErrorSpec] = {
     "elevation_refresh_missing": ErrorSpec("E062801", 401, "Step-up and MFA need the user's refresh JWT"),
     "elevation_wrong_user": ErrorSpec("E062802", 403, "The refresh JWT belongs to another user"),
     "mfa_factor_present": ErrorSpec("E062803", 409, "The session already has this factor"),
+    # Number matching: links that act for another device or session (crossdevice.py).
+    "number_required": ErrorSpec("E062901", 403, "This link was asked for elsewhere: give the number shown there"),
+    "number_wrong": ErrorSpec("E062902", 403, "The number does not match"),
+    "number_attempts_exceeded": ErrorSpec("E062903", 401, "Too many wrong numbers; this link no longer works"),
+    "merge_needs_owner": ErrorSpec("E062904", 403, "Only the owner of the account, signed in, can confirm a merge"),
+    "revoke_needs_session": ErrorSpec("E062905", 401, "revokeOtherSessions needs the user's refresh JWT"),
     # Abuse.
     "rate_limited": ErrorSpec("E062701", 429, "Too many requests; retry later"),
     "resend_cooldown": ErrorSpec("E062702", 429, "A message was just sent to this login ID; wait"),

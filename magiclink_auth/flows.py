@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from . import account_changes, elevation, limits, signals
+from . import account_changes, agents, crossdevice, elevation, limits, signals
 from .conf import app_settings
 from .errors import MagicLinkError
-from .identifiers import mask, normalize
+from .identifiers import EMAIL, mask, normalize
 from .models import PendingLink, Profile
 from .network import client_ip
 from .notices import ACCOUNT_EXISTS, NO_ACCOUNT, queue_no_account_notice
@@ -26,7 +27,10 @@ from .tasks import queue_delivery
 from .tokens import consume, create_link, find_link, lock
 from .users import create_user, find_user, get_profile, mark_login_id_verified, stored_login_id
 
-__all__ = ["RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "verify"]
+__all__ = [
+    "RequestMeta", "StartResult", "VerifyResult", "LinkPreview", "sign_up", "sign_in", "sign_up_or_in", "verify",
+    "preview",
+]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -38,16 +42,20 @@ class RequestMeta:
     ip: str | None = None
     user_agent: str = ""
     request: Any = None
+    # Who is asking for or opening a link (crossdevice.py): its browser, session and the number it offers.
+    opener: crossdevice.Opener = field(default_factory=crossdevice.Opener)
 
     @classmethod
-    def of(cls, request, *, ip: str | None = None) -> RequestMeta:
-        """From a Django request (or none); ``ip`` when the caller knows the client better than REMOTE_ADDR."""
+    def of(cls, request, *, ip: str | None = None, opener: crossdevice.Opener | None = None) -> RequestMeta:
+        """From a Django request (or none); ``ip`` when the caller knows the client better than REMOTE_ADDR;
+        ``opener`` when the caller knows more than the browser cookie (a session, a number)."""
         if request is None:
-            return cls()
+            return cls(opener=opener or crossdevice.Opener())
         return cls(
             ip=ip or client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],  # the width of the stored column
             request=request,
+            opener=opener or crossdevice.Opener(browser=crossdevice.browser_id(request)),
         )
 
 
@@ -57,6 +65,8 @@ class StartResult:
     masked_address: str
     # None when no link was made: an enumeration-safe answer (notices.py).
     link: PendingLink | None
+    # For a link that acts for another device or session: the pending reference and the number to match.
+    handover: crossdevice.Handover = field(default_factory=crossdevice.Handover)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,8 @@ class LoginOptions:
     locale: str = ""
     stepup: bool = False
     mfa: bool = False
+    # Hand the session to the tab that asked (a pending reference), once the link is confirmed anywhere.
+    cross_device: bool = False
 
     def as_stored(self) -> dict[str, Any]:
         return {
@@ -94,11 +106,16 @@ def is_disabled(user) -> bool:
 def _send(
     *, purpose: str, method: str, login_id: str, target: str, user, uri: str | None,
     options: LoginOptions, meta: RequestMeta, user_data: dict[str, Any] | None = None,
-    extra_options: dict[str, Any] | None = None, notice: str = "",
+    extra_options: dict[str, Any] | None = None, notice: str = "", extra_context: dict[str, Any] | None = None,
+    refusal: str = "",
 ) -> StartResult:
+    """Make, bind and queue a link. With ``refusal`` (an enumeration-safe answer that must not send), the
+    same work is done, so the answer takes as long, but the link is born void and is never sent: the reason
+    is recorded as its delivery error, for the admin."""
     redirect_uri = resolve_redirect_uri(uri)
     who = limits.requester(method, login_id, meta)
     allowance = None
+    handover = crossdevice.Handover()
     try:
         with transaction.atomic():
             # One link at a time per login ID: the cooldown is decided and older links voided under the lock.
@@ -119,33 +136,72 @@ def _send(
                 limit_key=who.key,
                 requester_known=who.known,
             )
-            profile = get_profile(user) if user is not None else None
+            if options.cross_device or purpose in account_changes.UPDATE_PURPOSES:
+                # The link acts for the device or session that asked: bind it there, with a number to match.
+                handover = crossdevice.begin(link, browser=meta.opener.browser, cross_device=options.cross_device)
+                if refusal and handover.pending_ref:
+                    # A void link's reference would poll as invalid; a decoy polls as pending, as a live one.
+                    handover = crossdevice.Handover(crossdevice.decoy(cross_device=True).pending_ref,
+                                                    handover.number)
             context = {
-                "name": (profile.name if profile else (user_data or {}).get("name", "")) or "",
+                "name": _greeting_name(user, method, target),
                 "masked_address": mask(method, target),
                 "lifetime_minutes": int((link.expires_at - link.created_at).total_seconds() // 60),
                 "options": options.template_options,
+                "asked": describe_request(meta, cross_device=options.cross_device),
+                **(extra_context or {}),
             }
             if notice:
                 context["notice"] = notice
-            queue_delivery(link, add_token(redirect_uri, token), context)
+            queue_delivery(link, add_token(redirect_uri, token), context, refusal=refusal)
     except BaseException:
         if allowance is not None:
             allowance.give_back()  # no message was made: it counts against no limit
         raise
     signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
-    return StartResult(method=method, masked_address=mask(method, target), link=link)
+    return StartResult(method=method, masked_address=mask(method, target), link=link, handover=handover)
+
+
+def _greeting_name(user, method: str, target: str) -> str:
+    """The user's name, only in mail to an address they verified: a name chosen at sign-up (or by whoever
+    asked) is never printed in a genuine message to an address that has not confirmed it is theirs."""
+    if user is None:
+        return ""
+    profile = get_profile(user)
+    field = "email" if method == EMAIL else "phone"
+    verified = getattr(profile, f"verified_{field}") and getattr(profile, field) == target
+    return profile.name if verified else ""
+
+
+def describe_request(meta: RequestMeta, *, cross_device: bool = False) -> dict[str, Any]:
+    """What a message says of the request: a browser and system name, the time, and whether the link signs
+    in the device that asked. Never the IP or the raw User-Agent (attacker-chosen text)."""
+    return {**agents.describe(meta.user_agent), "at": _utc(timezone.now()), "cross_device": cross_device}
+
+
+def _utc(moment) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _caller(login_id: str, options: LoginOptions, refresh_jwt: str | None):
+    return elevation.caller_session(login_id, stepup=options.stepup, mfa=options.mfa,
+                                    revoke=options.revoke_other_sessions, refresh_jwt=refresh_jwt)
 
 
 def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str, Any],
-            options: LoginOptions, meta: RequestMeta) -> StartResult:
+            options: LoginOptions, meta: RequestMeta, refresh_jwt: str | None = None) -> StartResult:
     login_id = normalize(method, login_id)
-    user = find_user(login_id)
+    caller = _caller(login_id, options, refresh_jwt)
+    return _sign_up(method, login_id, caller.user if caller else find_user(login_id), caller, uri=uri,
+                    user_data=user_data, options=options, meta=meta)
+
+
+def _sign_up(method: str, login_id: str, user, caller, *, uri, user_data, options, meta) -> StartResult:
     if user is not None:
         if not app_settings.ENUMERATION_SAFE:
             raise MagicLinkError("user_already_exists")
         # Answer as a sign-up does; the owner gets a sign-in link saying they have an account.
-        return _sign_in_existing(method, login_id, user, uri=uri, options=options, meta=meta,
+        return _sign_in_existing(method, login_id, user, caller, uri=uri, options=options, meta=meta,
                                  notice=ACCOUNT_EXISTS)
     if not app_settings.ADAPTER().is_open_for_signup(meta.request):
         raise MagicLinkError("invalid_request", "Sign-up is closed")
@@ -153,31 +209,31 @@ def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str,
                  user=None, uri=uri, options=options, meta=meta, user_data=user_data)
 
 
-def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta,
-                      refresh_jwt=None, notice: str = "") -> StartResult:
-    if is_disabled(user):
-        if not app_settings.ENUMERATION_SAFE:
-            raise MagicLinkError("user_disabled")
-        # Enumeration-safe: a disabled user is sent nothing, and the caller is not told so (nor by a limit).
-        return _answer_without_link(method, login_id, uri, meta)
-    raised = elevation.elevation_for(user, method, stepup=options.stepup, mfa=options.mfa,
-                                     refresh_jwt=refresh_jwt)
+def _sign_in_existing(method: str, login_id: str, user, caller, *, uri, options, meta,
+                      notice: str = "") -> StartResult:
+    disabled = is_disabled(user)
+    if disabled and not app_settings.ENUMERATION_SAFE:
+        raise MagicLinkError("user_disabled")
+    raised = elevation.elevation_for(caller, user, method, stepup=options.stepup, mfa=options.mfa)
     # The address stored for the login ID, never the one typed: see identifiers.py.
     target = stored_login_id(user, login_id)
+    # Enumeration-safe: a disabled user is sent nothing, and the caller is not told so, by the answer, a
+    # later 429 or the time the answer takes (the same work is done: a link born void).
     return _send(purpose=PendingLink.Purpose.SIGN_IN, method=method, login_id=login_id, target=target,
-                 user=user, uri=uri, options=options, meta=meta, extra_options=raised, notice=notice)
+                 user=user, uri=uri, options=options, meta=meta, extra_options=raised, notice=notice,
+                 refusal="Not sent: the user is disabled" if disabled else "")
 
 
 def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
             meta: RequestMeta, refresh_jwt: str | None = None) -> StartResult:
     login_id = normalize(method, login_id)
-    user = find_user(login_id)
+    caller = _caller(login_id, options, refresh_jwt)
+    user = caller.user if caller else find_user(login_id)
     if user is None:
         if not app_settings.ENUMERATION_SAFE:
             raise MagicLinkError("user_not_found")
         return _sign_in_unknown(method, login_id, uri=uri, options=options, meta=meta)
-    return _sign_in_existing(method, login_id, user, uri=uri, options=options, meta=meta,
-                             refresh_jwt=refresh_jwt)
+    return _sign_in_existing(method, login_id, user, caller, uri=uri, options=options, meta=meta)
 
 
 def _sign_in_unknown(method: str, login_id: str, *, uri, options, meta) -> StartResult:
@@ -186,13 +242,14 @@ def _sign_in_unknown(method: str, login_id: str, *, uri, options, meta) -> Start
     if app_settings.ADAPTER().is_open_for_signup(meta.request):
         return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
                      user=None, uri=uri, options=options, meta=meta, notice=NO_ACCOUNT)
-    answer = _answer_without_link(method, login_id, uri, meta)
+    answer = _answer_without_link(method, login_id, uri, meta, options)
     queue_no_account_notice(method, login_id, template_options=options.template_options,
                             locale=options.locale)
     return answer
 
 
-def _answer_without_link(method: str, login_id: str, uri: str | None, meta: RequestMeta) -> StartResult:
+def _answer_without_link(method: str, login_id: str, uri: str | None, meta: RequestMeta,
+                         options: LoginOptions) -> StartResult:
     """The success answer where no link is made: the URI is checked and the limits count as for a link
     (the cooldown claimed as a sign-in link would hold it), so neither the answer nor a later 429 tells
     the caller which case this was."""
@@ -204,20 +261,20 @@ def _answer_without_link(method: str, login_id: str, uri: str | None, meta: Requ
     except MagicLinkError:
         limits.release_cooldown(claim)
         raise
-    return StartResult(method=method, masked_address=mask(method, login_id), link=None)
+    handover = crossdevice.decoy(cross_device=True) if options.cross_device else crossdevice.Handover()
+    return StartResult(method=method, masked_address=mask(method, login_id), link=None, handover=handover)
 
 
 def sign_up_or_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
                   meta: RequestMeta, user_data: dict[str, Any] | None = None,
                   refresh_jwt: str | None = None) -> StartResult:
-    normalized = normalize(method, login_id)
-    user = find_user(normalized)
+    login_id = normalize(method, login_id)
+    caller = _caller(login_id, options, refresh_jwt)
+    user = caller.user if caller else find_user(login_id)
     if user is None:
-        if options.stepup or options.mfa:
-            raise MagicLinkError("user_not_found")
-        return sign_up(method, normalized, uri=uri, user_data=user_data or {}, options=options, meta=meta)
-    return _sign_in_existing(method, normalized, user, uri=uri, options=options, meta=meta,
-                             refresh_jwt=refresh_jwt)
+        return _sign_up(method, login_id, None, None, uri=uri, user_data=user_data or {}, options=options,
+                        meta=meta)
+    return _sign_in_existing(method, login_id, user, caller, uri=uri, options=options, meta=meta)
 
 
 def _user_for(link: PendingLink):
@@ -232,10 +289,14 @@ def _user_for(link: PendingLink):
 
 
 def verify(token: str, meta: RequestMeta) -> VerifyResult:
+    """Consume a link and open a session. A link that acts for another device or session is used only by
+    whoever asked for it or gives its number (``meta.opener``; crossdevice.py)."""
     link = None
     try:
+        link = find_link(token)
+        # Before the transaction: a wrong number is counted even though this verify fails.
+        _confirm_opener(link, meta.opener)
         with transaction.atomic():
-            link = find_link(token)
             if link.purpose != PendingLink.Purpose.SIGN_IN:
                 # Sign-up and update links create or move a login ID: one at a time per login ID, so two
                 # live links for one address cannot both create it. Before consume, as start calls lock
@@ -268,6 +329,7 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
             )
             if options.get("revokeOtherSessions"):
                 revoke_all(user, reason="revoke_other_sessions", except_session=session)
+            crossdevice.settle(link, session, first_seen)
         # After the commit: the link is consumed and the session stored either way, and the transaction
         # (SQLite's write lock) need not wait on the claims and the signatures.
         tokens = issue_tokens(session, user)
@@ -279,6 +341,58 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
     signals.link_verified.send(sender=PendingLink, link=link, user=user, session=tokens.session,
                                first_seen=first_seen)
     return VerifyResult(user=user, tokens=tokens, first_seen=first_seen, link=link)
+
+
+@dataclass(frozen=True)
+class LinkPreview:
+    """What opening a link will do, in the terms a confirm page words it (nothing is consumed).
+
+    ``kind``: ``"sign_in"`` (this browser signs in as ``account``), ``"other_device"`` (the device that asked
+    signs in as ``account``; this one only vouches), ``"update"`` (``account`` joins the account ``joins``)
+    or ``"merge"`` (the account ``joins`` asked to join ``account``'s: ``owner_signed_in`` says whether this
+    browser is signed in as its owner). ``needs_number``: the opener must type the number shown where the link
+    was asked; ``asked``: browser, system and time of that request.
+    """
+
+    kind: str
+    account: str
+    joins: str
+    needs_number: bool
+    owner_signed_in: bool
+    tries_left: int
+    asked: dict[str, Any]
+
+
+def preview(link: PendingLink, opener: crossdevice.Opener) -> LinkPreview:
+    owner = account_changes.merge_owner(link)
+    if owner is not None:
+        kind = "merge"
+    elif link.purpose in account_changes.UPDATE_PURPOSES:
+        kind = "update"
+    elif crossdevice.requires_number(link, opener):
+        kind = "other_device"
+    else:
+        kind = "sign_in"
+    requester = link.user if kind in ("update", "merge") else None
+    return LinkPreview(
+        kind=kind,
+        account=mask(link.method, link.target),
+        joins=account_changes.masked_account(requester) if requester is not None else "",
+        needs_number=crossdevice.requires_number(link, opener, always=owner is not None),
+        owner_signed_in=owner is not None and str(opener.user_id) == str(owner.pk),
+        tries_left=crossdevice.tries_left(link),
+        asked={**agents.describe(link.requester_user_agent),
+               "at": _utc(link.created_at)},
+    )
+
+
+def _confirm_opener(link: PendingLink, opener: crossdevice.Opener) -> None:
+    """A merge needs the owner of the account it joins, signed in, and the number even from them (the
+    requester's screen shows it); any other link that acts for someone else needs the requester or the number."""
+    owner = account_changes.merge_owner(link)
+    if owner is not None and (opener.user_id is None or str(opener.user_id) != str(owner.pk)):
+        raise MagicLinkError("merge_needs_owner")
+    crossdevice.confirm(link, opener, always=owner is not None)
 
 
 def _mark_contact_verified(profile: Profile, link: PendingLink) -> None:

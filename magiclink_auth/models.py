@@ -238,7 +238,9 @@ class BrowserLogin(models.Model):
 
     Browsers are known by the SHA-256 of a random cookie (``BROWSER_COOKIE_NAME``), never by the cookie
     itself. ``pending_ref_hash`` is the hash of the reference the requesting tab polls with; the session is
-    handed to it once (``collected_at``).
+    handed to it once (``collected_at``). A link that acts for another device or session carries a number
+    the requester was shown (``number_hash``, a keyed hash: see ``crossdevice.py``), which whoever opens
+    the link elsewhere must give back; ``number_tries`` counts the wrong ones.
     """
 
     link = models.OneToOneField(PendingLink, on_delete=models.CASCADE, related_name="browser_login")
@@ -249,6 +251,8 @@ class BrowserLogin(models.Model):
     session = models.ForeignKey(RefreshSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     first_seen = models.BooleanField(default=False)
     collected_at = models.DateTimeField(null=True, blank=True)
+    number_hash = models.CharField(max_length=64, blank=True, editable=False)
+    number_tries = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("browser login")

@@ -49,14 +49,21 @@ PENDING = [Delivery.QUEUED, Delivery.FAILED]
 SENT, RETRY, GAVE_UP, SKIPPED = "sent", "retry", "gave_up", "skipped"
 
 
-def queue_delivery(link: PendingLink, url: str, context: dict) -> None:
-    """Record what to send on the link, and enqueue its delivery once the transaction commits."""
-    PendingLink.objects.filter(pk=link.pk).update(
-        delivery_status=Delivery.QUEUED,
-        delivery_sealed_url=seal(url),
-        delivery_context=context,
-        delivery_next_attempt_at=timezone.now(),
-    )
+def queue_delivery(link: PendingLink, url: str, context: dict, *, refusal: str = "") -> None:
+    """Record what to send on the link, and enqueue its delivery once the transaction commits.
+
+    With ``refusal`` (an enumeration-safe answer that must send nothing) the same statements run, so the
+    answer takes as long: the link is voided and marked failed with the reason in the same UPDATE, and the
+    task enqueued finds nothing to send.
+    """
+    now = timezone.now()
+    if refusal:
+        fields = {"delivery_status": Delivery.FAILED, "delivery_error": refusal[:512], "voided_at": now,
+                  "delivery_sealed_url": "", "delivery_next_attempt_at": None}
+    else:
+        fields = {"delivery_status": Delivery.QUEUED, "delivery_sealed_url": seal(url),
+                  "delivery_next_attempt_at": now}
+    PendingLink.objects.filter(pk=link.pk).update(delivery_context=context, **fields)
     transaction.on_commit(lambda: _enqueue(link.pk), robust=True)
 
 

@@ -139,9 +139,9 @@ def test_logout_all_is_recorded_with_the_count(api, signed_up, outbox):
 def test_email_and_phone_changes_are_recorded_masked(api, outbox, signed_up):
     refresh = signed_up("hal@example.com")["refreshJwt"]
     api.post(UPDATE_EMAIL, {"loginId": "hal@example.com", "email": "hal@new.example"}, refresh=refresh)
-    api.post(VERIFY, {"token": token_of(outbox[-1])})
+    api.post(VERIFY, {"token": token_of(outbox[-1])}, refresh=refresh)
     api.post(UPDATE_PHONE, {"loginId": "hal@example.com", "phone": "+14155552671"}, refresh=refresh)
-    api.post(VERIFY, {"token": token_of(outbox[-1])})
+    api.post(VERIFY, {"token": token_of(outbox[-1])}, refresh=refresh)
     user = get_user_model().objects.get()
     (email,) = events("email_changed")
     assert (email.user, email.target, email.data) == (user, "h***@new.example", {"old": "h***@example.com"})
@@ -153,8 +153,8 @@ def test_account_merge_is_recorded(api, outbox, signed_up):
     bob = signed_up("bob@example.com")
     ada = signed_up("ada@example.com")
     body = {"loginId": "ada@example.com", "email": "bob@example.com", "onMergeUseExisting": True}
-    api.post(UPDATE_EMAIL, body, refresh=ada["refreshJwt"])
-    api.post(VERIFY, {"token": token_of(outbox[-1])})
+    code = api.post(UPDATE_EMAIL, body, refresh=ada["refreshJwt"]).json()["code"]
+    api.post(VERIFY, {"token": token_of(outbox[-1]), "code": code}, refresh=bob["refreshJwt"])
     (merged,) = events("accounts_merged")
     assert str(merged.user_id) == bob["user"]["userId"]
     assert merged.target == "b***@example.com" and merged.link_id == PendingLink.objects.latest("pk").pk

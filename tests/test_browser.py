@@ -95,8 +95,9 @@ def test_sign_up_by_email_open_the_link_in_a_new_tab_and_both_tabs_end_signed_in
     assert "You are signed in" in asking.content()
     shot(asking, "06-asking-tab-signed-in")
 
-    # The link is spent: the other browser clicking now gets the "already used" page.
-    preview.get_by_role("button").click()
+    # The link is spent: the other browser confirming now gets the "already used" page.
+    preview.locator("#number").fill("123")
+    preview.locator("#confirm-button").click()
     preview.wait_for_load_state()
     assert "already used" in preview.content()
     shot(preview, "07-link-used")
@@ -108,4 +109,40 @@ def test_sign_up_by_email_open_the_link_in_a_new_tab_and_both_tabs_end_signed_in
     landing.reload()
     landing.wait_for_url("**/auth/login/")
     elsewhere.close()
+    context.close()
+
+
+def test_a_link_opened_in_another_browser_signs_in_the_asking_tab_only_with_the_number(site, browser):
+    """Number matching (issue finding 1): the other browser is told which device it signs in and must type
+    the number the asking tab shows; a wrong one signs in nobody."""
+    context = browser.new_context()
+    asking = context.new_page()
+    asking.goto(f"{site}/auth/login/")
+    asking.get_by_label("Email address or phone number").fill("ada@example.com")
+    asking.get_by_role("button", name="Send me a link").click()
+    asking.wait_for_url("**/auth/check/")
+    number = asking.locator("#number").inner_text()
+    assert number.isdigit()
+    shot(asking, "11-check-inbox-with-number")
+    link = context.new_page()
+    link.goto(f"{site}/auth/dev/outbox/")
+    href = link.locator("#outbox a").first.get_attribute("href")
+
+    phone = browser.new_context().new_page()
+    phone.goto(href)
+    assert "that device" in phone.content() and "another device" in phone.content()
+    wrong = str(int(number) % 900 + 100)
+    phone.locator("#number").fill(wrong)
+    phone.locator("#confirm-button").click()
+    phone.wait_for_load_state()
+    assert "not the number" in phone.locator("#number-error").inner_text()
+    shot(phone, "12-wrong-number")
+    phone.locator("#number").fill(number)
+    phone.locator("#confirm-button").click()
+    phone.wait_for_load_state()
+    assert "You are signed in on your other device" in phone.content()
+    assert session_cookies(phone.context) == {}
+    shot(phone, "13-other-device-confirmed")
+    asking.wait_for_url("**/auth/account/", timeout=15_000)
+    assert "ada@example.com" in asking.locator("#login-ids").inner_text()
     context.close()

@@ -77,7 +77,7 @@ def test_french_change_notice(api, outbox, signed_up, settings):
         {"loginId": "ada@example.com", "email": "new@example.com"},
         refresh=refresh,
     )
-    api.post("/v1/auth/magiclink/verify", {"token": token_of(outbox[-1])})
+    api.post("/v1/auth/magiclink/verify", {"token": token_of(outbox[-1])}, refresh=refresh)
     from magiclink_auth.delivery.base import render
 
     assert render(outbox[-1], "subject.txt") == "Votre adresse e-mail a été modifiée"

@@ -166,11 +166,13 @@ def test_login_options_reach_the_message_and_the_session(descope, outbox):
     message = link_for(outbox, email)
     assert message.context["options"] == {"greeting": "Hello"}
     first = descope.magiclink.verify(token_of(message))
-    assert first["sessionToken"]["plan"] == "pro"
-    assert descope.validate_session(first["sessionToken"]["jwt"])["sessionToken"]["plan"] == "pro"
+    # A start call's claims come from its caller: under `nsec`, as Descope puts them, never the top level.
+    assert first["sessionToken"]["nsec"] == {"plan": "pro"} and "plan" not in first["sessionToken"]
+    assert descope.validate_session(first["sessionToken"]["jwt"])["sessionToken"]["nsec"]["plan"] == "pro"
 
-    # revokeOtherSessions: the new session is the only one left.
-    descope.magiclink.sign_in(EMAIL, email, URI, LoginOptions(revoke_other_sessions=True))
+    # revokeOtherSessions, asked with the user's own refresh JWT: the new session is the only one left.
+    descope.magiclink.sign_in(EMAIL, email, URI, LoginOptions(revoke_other_sessions=True),
+                              first["refreshSessionToken"]["jwt"])
     second = descope.magiclink.verify(token_of(link_for(outbox, email)))
     assert "plan" not in second["sessionToken"]
     with sdk_refused(401, "E061303"):

@@ -1,4 +1,4 @@
-"""System checks of the browser-login settings (magiclink_auth.E020-E022, W020-W021)."""
+"""System checks of the browser-login settings (magiclink_auth.E020-E023, W020-W021)."""
 
 from __future__ import annotations
 
@@ -69,3 +69,10 @@ def test_manage_py_check_runs_them(settings):
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
     with pytest.raises(Exception, match="W021"):
         call_command("check", fail_level="WARNING")
+
+
+@pytest.mark.parametrize("values", [{"NUMBER_MATCH_DIGITS": 1}, {"NUMBER_MATCH_DIGITS": 9},
+                                    {"NUMBER_MATCH_ATTEMPTS": 0}, {"NUMBER_MATCH_ATTEMPTS": 50}])
+def test_number_matching_settings_out_of_range_are_an_error(settings, values):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, **values}
+    assert "magiclink_auth.E023" in ids()

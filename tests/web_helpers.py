@@ -37,3 +37,17 @@ def confirm(client: Client, token: str, **extra):
     page = client.post(LANDING, {"t": token, "action": "review"})
     found = re.search(rb'name="ticket" value="([^"]*)"', page.content)
     return client.post(LANDING, {"t": token, "ticket": found.group(1).decode() if found else ""}, **extra)
+
+
+def number_shown(client: Client) -> str:
+    """The number the "check your inbox" page shows to the browser that asked."""
+    page = client.get("/auth/check/")
+    return re.search(rb'id="number">(\d+)<', page.content).group(1).decode()
+
+
+def confirm_with_number(client: Client, token: str, number: str, **extra):
+    """Confirm as a person on another device does: type the number on the confirm page and submit."""
+    page = client.post(LANDING, {"t": token, "action": "review"})
+    found = re.search(rb'name="ticket" value="([^"]*)"', page.content)
+    ticket = found.group(1).decode() if found else ""
+    return client.post(LANDING, {"t": token, "ticket": ticket, "number": number}, **extra)

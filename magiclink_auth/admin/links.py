@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -119,7 +121,8 @@ def _resend(link: PendingLink, meta: flows.RequestMeta):
     """A new link to the same address for the same purpose (a sign-up becomes a sign-in once the user
     exists); the older links for that address are voided as for any new link."""
     fresh = PendingLink.objects.only("user_data", "login_options").get(pk=link.pk)
-    options = login_options(fresh.login_options)
+    # What acted on the asker's own session (step-up, MFA, revoking the others) is theirs to ask again.
+    options = replace(login_options(fresh.login_options), stepup=False, mfa=False, revoke_other_sessions=False)
     if link.purpose == PendingLink.Purpose.SIGN_UP:
         return flows.sign_up_or_in(
             link.method,

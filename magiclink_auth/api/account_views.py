@@ -37,8 +37,6 @@ class _UpdateView(MagicLinkAPIView):
                 template_options=data.get("templateOptions") or {},
                 meta=self.meta(request),
             ),
-            request,
-            data,
         )
 
 

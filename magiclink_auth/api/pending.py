@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..web.browsers import collect
+from ..crossdevice import collect
 from .schema import SCHEMAS
 from .serializers import PendingSessionSerializer, parse
 from .views import MagicLinkAPIView, jwt_response

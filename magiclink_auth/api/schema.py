@@ -45,6 +45,11 @@ class MaskedAddressSerializer(serializers.Serializer):
     pendingRef = serializers.CharField(
         required=False, help_text="With `loginOptions.crossDevice`: poll `pending-session` with it."
     )
+    code = serializers.CharField(
+        required=False,
+        help_text="With `loginOptions.crossDevice` and for updates: the number to show the person. Opened "
+                  "anywhere but where it was asked, the link is used only by someone who types it (verify's `code`).",
+    )
 
 
 class UserTenantSerializer(serializers.Serializer):
@@ -188,7 +193,8 @@ SCHEMAS = {
         "Consumes the link (once: a second verify of the same token fails) and answers the JWT response, "
         "also set as the `DS` and `DSR` cookies. `firstSeen` is true on a user's first verify only.",
         "link_invalid", "link_expired", "link_used", "link_superseded", "link_wrong_purpose", "link_stale",
-        "user_disabled", "verify_rate_limited", "verify_attempts_exceeded",
+        "user_disabled", "verify_rate_limited", "verify_attempts_exceeded", "number_required", "number_wrong",
+        "number_attempts_exceeded", "merge_needs_owner",
     ),
     "pending-session": _exchange(
         PendingSessionSerializer, "Collect the session of a link confirmed on another device",

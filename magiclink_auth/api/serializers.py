@@ -124,6 +124,8 @@ class UpdatePhoneSerializer(UpdateSerializer):
 
 class VerifySerializer(serializers.Serializer):
     token = serializers.CharField(max_length=128)
+    # Not Descope's: the number shown to whoever asked, for a link that acts for another device or session.
+    code = _optional_char(16)
 
 
 class PendingSessionSerializer(serializers.Serializer):
@@ -160,4 +162,5 @@ def login_options(data: dict | None) -> LoginOptions:
         locale=data.get("locale") or "",
         stepup=bool(data.get("stepup")),
         mfa=bool(data.get("mfa")),
+        cross_device=bool(data.get("crossDevice")),
     )

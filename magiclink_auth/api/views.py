@@ -9,14 +9,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import flows, sessions, signals
+from .. import crossdevice, flows, sessions, signals
 from ..conf import app_settings
 from ..cookies import clear_session_cookies, set_session_cookies
 from ..errors import MagicLinkError
 from ..identifiers import EMAIL
 from ..keys import jwks
 from ..users import user_json
-from ..web.browsers import bind_link
 from .exceptions import exception_handler
 from .parsers import StrictJSONParser
 from .schema import SCHEMAS, AutoSchema
@@ -77,8 +76,25 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
         # A third segment may carry an auth management key, which this server does not use.
         return rest.partition(":")[0] or None
 
-    def meta(self, request: Request) -> flows.RequestMeta:
-        return flows.RequestMeta.of(request._request, ip=client_ip(request))
+    def meta(self, request: Request, opener: crossdevice.Opener | None = None) -> flows.RequestMeta:
+        opener = opener or crossdevice.Opener(browser=crossdevice.browser_id(request._request, create=False))
+        return flows.RequestMeta.of(request._request, ip=client_ip(request), opener=opener)
+
+    def opener(self, request: Request, number: str = "") -> crossdevice.Opener:
+        """The caller as a link sees it: the browser cookie when a browser calls (never a new one), the
+        session of the refresh JWT it sent, if valid, and the number it gives."""
+        session = None
+        if self.refresh_jwt:
+            try:
+                session = sessions.session_for(self.refresh_jwt)
+            except MagicLinkError:
+                session = None
+        return crossdevice.Opener(
+            browser=crossdevice.browser_id(request._request, create=False),
+            session_id=str(session.pk) if session else "",
+            user_id=session.user_id if session else None,
+            number=number,
+        )
 
     def body(self, request: Request) -> dict:
         data = request.data
@@ -97,11 +113,13 @@ def _method(method: str) -> str:
 START_THROTTLES = (StartIPThrottle,)
 
 
-def _start_response(result: flows.StartResult, request: Request, data: dict) -> Response:
+def _start_response(result: flows.StartResult) -> Response:
     key = "maskedEmail" if result.method == EMAIL else "maskedPhone"
     body = {key: result.masked_address}
-    if (data.get("loginOptions") or {}).get("crossDevice"):
-        body["pendingRef"] = bind_link(result.link, request._request, cross_device=True)
+    if result.handover.pending_ref:
+        body["pendingRef"] = result.handover.pending_ref
+    if result.handover.number:
+        body["code"] = result.handover.number
     return Response(body)
 
 
@@ -113,8 +131,8 @@ class SignUpView(MagicLinkAPIView):
         data = parse(SignUpSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_up(
             _method(method), data["loginId"], uri=data.get("URI"), user_data=dict(data.get("user") or {}),
-            options=login_options(data.get("loginOptions")), meta=self.meta(request),
-        ), request, data)
+            options=login_options(data.get("loginOptions")), meta=self.meta(request), refresh_jwt=self.refresh_jwt,
+        ))
 
 
 @extend_schema(**SCHEMAS["signin"])
@@ -127,7 +145,7 @@ class SignInView(MagicLinkAPIView):
             _method(method), data["loginId"], uri=data.get("URI"),
             options=login_options(data.get("loginOptions")), meta=self.meta(request),
             refresh_jwt=self.refresh_jwt,
-        ), request, data)
+        ))
 
 
 @extend_schema(**SCHEMAS["signup-in"])
@@ -140,7 +158,7 @@ class SignUpOrInView(MagicLinkAPIView):
             _method(method), data["loginId"], uri=data.get("URI"),
             options=login_options(data.get("loginOptions")), meta=self.meta(request),
             refresh_jwt=self.refresh_jwt,
-        ), request, data)
+        ))
 
 
 def jwt_response(request: Request, tokens: sessions.IssuedTokens, user, first_seen: bool) -> Response:
@@ -167,7 +185,7 @@ class VerifyView(MagicLinkAPIView):
 
     def post(self, request: Request) -> Response:
         data = parse(VerifySerializer, self.body(request)).validated_data
-        result = flows.verify(data["token"], self.meta(request))
+        result = flows.verify(data["token"], self.meta(request, self.opener(request, data.get("code") or "")))
         return jwt_response(request, result.tokens, result.user, result.first_seen)
 
 

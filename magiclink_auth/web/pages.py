@@ -17,7 +17,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
 
-from .. import flows, sessions
+from .. import crossdevice, flows, sessions
 from ..api.throttling import StartIPThrottle
 from ..conf import app_settings
 from ..cookies import clear_session_cookies, cookie_names
@@ -51,13 +51,14 @@ def _send(request: HttpRequest, login_id: str) -> None:
     if not per_ip.allow_request(request, None):
         raise per_ip.refuse()
     method = EMAIL if "@" in login_id else SMS
+    # Cross-device: the link may be opened on another device, which then signs this browser in once the
+    # person types the number this browser shows (crossdevice.py).
     result = flows.sign_up_or_in(
         method, login_id, uri=landing_url(next_path=_url("account")),
-        options=flows.LoginOptions(), meta=flows.RequestMeta.of(request),
+        options=flows.LoginOptions(cross_device=True), meta=flows.RequestMeta.of(request),
     )
-    pending_ref = browsers.bind_link(result.link, request, cross_device=True)
-    request.session[PENDING_KEY] = {"loginId": login_id, "masked": result.masked_address,
-                                    "method": method, "pendingRef": pending_ref}
+    request.session[PENDING_KEY] = {"loginId": login_id, "masked": result.masked_address, "method": method,
+                                    "pendingRef": result.handover.pending_ref, "number": result.handover.number}
 
 
 def _refused(request: HttpRequest, template: str, context: dict, exc: MagicLinkError) -> HttpResponse:
@@ -99,6 +100,7 @@ class CheckView(View):
             "masked": pending["masked"],
             "channel": "phone" if pending["method"] == SMS else "inbox",
             "pending_ref": pending["pendingRef"],
+            "number": pending.get("number") or "",
             "project_id": app_settings.PROJECT_ID,
             "poll_ms": int(app_settings.PENDING_POLL_INTERVAL.total_seconds() * 1000),
             "pending_url": reverse("magiclink_auth_pending_session"),
@@ -124,7 +126,7 @@ class CheckView(View):
             return _site_page(request, "check.html", context)
         # Without script: the person says they clicked the link; collect the session if it is there.
         try:
-            collected = browsers.collect(pending["pendingRef"])
+            collected = crossdevice.collect(pending["pendingRef"])
         except MagicLinkError as exc:
             return _site_page(request, "check.html", {**self._context(pending), "error": exc.message}, 409)
         del request.session[PENDING_KEY]

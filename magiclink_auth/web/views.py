@@ -28,7 +28,6 @@ from ..backends import BACKEND
 from ..conf import app_settings
 from ..cookies import set_session_cookies
 from ..errors import InvalidLink, MagicLinkError
-from ..identifiers import mask
 from ..models import BrowserLogin, PendingLink
 from ..sessions import IssuedTokens, tokens_for
 from ..tokens import find_link
@@ -43,7 +42,10 @@ PROBLEMS = {
     "link_expired": ("link_expired.html", 410),
     "link_used": ("link_used.html", 410),
     "link_superseded": ("link_invalid.html", 410),
+    "number_attempts_exceeded": ("number_failed.html", 410),
 }
+# Refusals that leave the link usable: the confirm page again, with the reason.
+RETRY_WITH_NUMBER = {"number_required", "number_wrong", "merge_needs_owner"}
 
 
 def private(response: HttpResponse) -> HttpResponse:
@@ -112,6 +114,7 @@ def complete_login(request: HttpRequest, user, tokens: IssuedTokens, to: str) ->
     if request.user.is_authenticated and request.user.pk != user.pk:
         logout(request)
     login(request, user, backend=BACKEND)
+    browsers.remember_session(request, tokens.session)
     response = HttpResponseRedirect(to, status=303)
     set_session_cookies(request, response, tokens)
     browsers.ensure_browser_cookie(request, response)
@@ -135,8 +138,9 @@ class LandingView(View):
             return self._review(request, token)
         return self._confirm(request, token)
 
-    def _review(self, request: HttpRequest, token: str) -> HttpResponse:
-        """The confirm page. Reads the link, consumes nothing."""
+    def _review(self, request: HttpRequest, token: str, error: MagicLinkError | None = None) -> HttpResponse:
+        """The confirm page. Reads the link, consumes nothing. It says in plain words what confirming does,
+        and asks for the number where the link acts for a device or session other than this browser."""
         try:
             link = find_link(token)
         except InvalidLink as exc:
@@ -145,28 +149,36 @@ class LandingView(View):
                 return _problem(request, exc.key)
             context = {"token": token, "auto_submit": True, "ticket": _ticket(request)}
             return _page(request, "landing.html", context)
-        try:
-            row = link.browser_login  # loaded with the link by find_link: no query
-        except BrowserLogin.DoesNotExist:
-            row = None
-        owner = link.user or find_user(link.login_id)
+        what = flows.preview(link, browsers.opener(request))
+        # The account this browser ends up in: the address's (sign-in), the requester's (update) or the
+        # owner's (merge, which is confirmed signed in as that owner).
+        owner = find_user(link.login_id) if what.kind == "merge" else link.user or find_user(link.login_id)
         signed_in_as_other = request.user.is_authenticated and (owner is None or owner.pk != request.user.pk)
-        same_browser = row is not None and row.requester_browser == browsers.browser_id(request)
-        if request.method in ("GET", "HEAD") and not same_browser:
+        # Confirmed by script only in the browser (or, for an update, the session) that asked, where nothing
+        # is to be typed or decided; anywhere else the person reads what will happen and clicks.
+        auto_submit = (not what.needs_number and what.kind != "merge" and not signed_in_as_other
+                       and (what.kind == "update" or _asked_here(link, request)))
+        if request.method in ("GET", "HEAD") and not auto_submit:
             # Opened without confirming itself: a scanner's prefetch, or a person yet to click.
             signals.scanner_open_seen.send(sender=PendingLink, link=link, request=request)
         return _page(request, "landing.html", {
             "token": token,
-            "account": mask(link.method, link.target),
-            "other_device": browsers.confirmed_elsewhere(row, request),
-            "signed_in_as_other": signed_in_as_other,
-            "auto_submit": same_browser and not signed_in_as_other,
+            "account": what.account,
+            "what": what,
+            "signed_in_as_other": signed_in_as_other and what.kind != "merge",
+            "auto_submit": auto_submit,
+            # An update opened from a mail arrives without the SameSite=Strict session cookies that show
+            # whether this browser is signed in with the session that asked: the page posts itself back once
+            # (same-site, so they come along) before asking for the number.
+            "recheck": request.method in ("GET", "HEAD") and what.kind == "update" and what.needs_number,
             "ticket": _ticket(request),
-        })
+            "error": error.message if error is not None else "",
+        }, status=error.status if error is not None else 200)
 
     def _confirm(self, request: HttpRequest, token: str) -> HttpResponse:
+        opener = browsers.opener(request, request.POST.get("number", ""))
         try:
-            result = flows.verify(token, flows.RequestMeta.of(request))
+            result = flows.verify(token, flows.RequestMeta.of(request, opener=opener))
         except InvalidLink as exc:
             replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
             if replay is None:
@@ -176,9 +188,20 @@ class LandingView(View):
             return complete_login(request, replay.session.user, tokens_for(replay.session),
                                   destination(replay.link))
         except MagicLinkError as exc:
+            if exc.key in RETRY_WITH_NUMBER:
+                return self._review(request, token, exc)
             return _problem(request, exc.key)
         row = browsers.record_confirm(result.link, request)
         if browsers.confirmed_elsewhere(row, request):
             # The session goes to the tab that asked for the link; this device only vouched for it.
             return _page(request, "other_device.html")
         return complete_login(request, result.user, result.tokens, destination(result.link))
+
+
+def _asked_here(link: PendingLink, request: HttpRequest) -> bool:
+    """The link was asked for from this browser (a sign-in page here, or an API call carrying its cookie)."""
+    try:
+        row = link.browser_login  # loaded with the link by find_link: no query
+    except BrowserLogin.DoesNotExist:
+        return False
+    return bool(row.requester_browser) and row.requester_browser == browsers.browser_id(request)
