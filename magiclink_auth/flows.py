@@ -114,13 +114,16 @@ def _send(
     is recorded as its delivery error, for the admin."""
     redirect_uri = resolve_redirect_uri(uri)
     who = limits.requester(method, login_id, meta)
-    allowance = None
+    allowance = claim = None
     handover = crossdevice.Handover()
     try:
         with transaction.atomic():
             # One link at a time per login ID: the cooldown is decided and older links voided under the lock.
             lock(who.key)
             limits.check_cooldown(purpose, who)
+            if refusal:
+                # A void link holds no cooldown of its own: claim it as an answer without a link does.
+                claim = limits.claim_cooldown(purpose, who)
             allowance = limits.allow(method, login_id, who)
             link, token = create_link(
                 purpose=purpose,
@@ -157,6 +160,7 @@ def _send(
     except BaseException:
         if allowance is not None:
             allowance.give_back()  # no message was made: it counts against no limit
+        limits.release_cooldown(claim)
         raise
     signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
     return StartResult(method=method, masked_address=mask(method, target), link=link, handover=handover)

@@ -185,3 +185,18 @@ def test_the_number_is_stored_only_as_a_keyed_hash(api, outbox):
     body = start_cross_device(api)
     row = BrowserLogin.objects.get()
     assert body["code"] not in row.number_hash and len(row.number_hash) == 64
+
+
+@pytest.mark.parametrize("locale, expected", [
+    ("en", "Asked from Firefox on Linux at"),
+    ("fr", "Demandé depuis Firefox sur Linux le"),
+])
+def test_the_mail_text_says_it_signs_in_the_device_that_asked(api, outbox, locale, expected):
+    from magiclink_auth.delivery.base import render
+
+    api.post(START, {"loginId": "ada@example.com", "loginOptions": {"crossDevice": True, "locale": locale}},
+             HTTP_USER_AGENT=FIREFOX)
+    for part in ("body.txt", "body.html"):
+        text = render(outbox[-1], part)
+        assert expected in text
+        assert ("Never type a number" if locale == "en" else "Ne saisissez jamais un nombre") in text
