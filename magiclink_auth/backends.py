@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
 
-from . import flows
+from . import crossdevice, flows
 from .errors import MagicLinkError
 
 __all__ = ["MagicLinkBackend"]
@@ -21,10 +21,16 @@ BACKEND = f"{__name__}.MagicLinkBackend"
 
 
 class MagicLinkBackend(BaseBackend):
-    def authenticate(self, request, token: str | None = None, **kwargs):
+    def authenticate(self, request, token: str | None = None, number: str = "", **kwargs):
+        """``number``: what the person typed, for a link that acts for another device or session
+        (docs/security.md, "Number matching"); such a link is otherwise used only in the browser that asked."""
         if token is None:
             return None
-        meta = flows.RequestMeta.of(request)
+        user = getattr(request, "user", None)
+        opener = crossdevice.Opener(browser=crossdevice.browser_id(request, create=False),
+                                    user_id=user.pk if user is not None and user.is_authenticated else None,
+                                    number=number)
+        meta = flows.RequestMeta.of(request, opener=opener)
         try:
             result = flows.verify(token, meta)
         except MagicLinkError:

@@ -176,3 +176,12 @@ def test_backend_authenticates_a_token_once(api, outbox):
     assert user is not None and user.email == "ada@example.com"
     assert claims(request.magiclink_tokens.session_jwt)["sub"] == str(user.pk)
     assert authenticate(RequestFactory().post("/mine/"), token=token_of(outbox[-1])) is None
+
+
+def test_backend_uses_a_cross_device_link_only_with_its_number(api, outbox):
+    answer = api.post("/v1/auth/magiclink/signup-in/email",
+                      {"loginId": "ada@example.com", "loginOptions": {"crossDevice": True}}).json()
+    assert authenticate(RequestFactory().post("/mine/"), token=token_of(outbox[-1])) is None
+    assert PendingLink.objects.get().consumed_at is None
+    user = authenticate(RequestFactory().post("/mine/"), token=token_of(outbox[-1]), number=answer["code"])
+    assert user is not None and user.email == "ada@example.com"
