@@ -12,7 +12,7 @@ from .conf import app_settings
 from .identifiers import EMAIL
 from .models import LoginId, Profile
 
-__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "user_json", "find_user", "stored_login_id",
+__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "is_disabled", "user_json", "find_user", "stored_login_id",
            "mark_login_id_verified"]
 
 # user JSON key -> Profile field, for the names a sign-up may set.
@@ -64,6 +64,11 @@ def get_profile(user) -> Profile:
         return user.magiclink_profile
     except Profile.DoesNotExist:
         return Profile.objects.get_or_create(user=user)[0]
+
+
+def is_disabled(user) -> bool:
+    """Deactivated (``is_active`` false) or disabled (the profile's status): sent nothing, signed in nowhere."""
+    return not getattr(user, "is_active", True) or get_profile(user).status == Profile.Status.DISABLED
 
 
 def find_user(login_id: str):
