@@ -56,6 +56,36 @@ def test_path_prefix_is_matched_on_a_slash_boundary(api, settings):
     assert _start(api, "https://app.example.com/authority").status_code == 400
 
 
+@pytest.mark.parametrize("uri", [
+    "http://localhost/app/%2e%2e/admin/login/",
+    "http://localhost/app/%2E%2e/admin/login/",
+    "http://localhost/app/../x",
+    "http://localhost/app/./../x",
+    "http://localhost/app/x/../../admin/",
+    "http://localhost/app/..",
+    "http://localhost/app/%2f../admin/",
+    "http://localhost/app/%5c../admin/",
+])
+def test_dot_segments_cannot_climb_out_of_a_path_prefix(api, outbox, settings, uri):
+    """The red team's escape: with http://host/app allowed, a browser sent the token to /admin/login/."""
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": ["http://localhost/app"]}
+    response = _start(api, uri)
+    assert response.status_code == 400 and response.json()["errorCode"] == "E062202"
+    assert outbox == [] and not PendingLink.objects.exists()
+
+
+@pytest.mark.parametrize(("uri", "stored"), [
+    ("http://localhost/app/./x", "http://localhost/app/x"),
+    ("http://localhost/app/x/../y?next=/a/../b", "http://localhost/app/y?next=/a/../b"),
+    ("http://localhost/app/%2e/x", "http://localhost/app/x"),
+])
+def test_a_link_goes_where_the_allow_list_was_checked(api, outbox, settings, uri, stored):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": ["http://localhost/app"]}
+    assert _start(api, uri).status_code == 200
+    assert PendingLink.objects.get().redirect_uri == stored
+    assert outbox[-1].url.startswith(stored.partition("?")[0] + "?")
+
+
 def test_path_is_case_sensitive(api, settings):
     settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": ["https://app.example.com/auth/"]}
     assert _start(api, "https://app.example.com/AUTH/x").status_code == 400
