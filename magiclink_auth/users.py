@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import models
 
 from .conf import app_settings
+from .errors import MagicLinkError
 from .identifiers import EMAIL
 from .models import LoginId, Profile
 
@@ -54,9 +55,18 @@ def create_user(method: str, login_id: str, user_data: dict[str, Any]):
     for key, field in (("email", "email"), ("phone", "phone")):
         if not getattr(profile, field) and user_data.get(key):
             setattr(profile, field, user_data[key])
+    _refuse_overlong(profile)
     profile.save()
     LoginId.objects.create(user=user, method=method, value=login_id, verified=True)
     return user
+
+
+def _refuse_overlong(profile: Profile) -> None:
+    """The API refuses user data wider than its column; a link stored before that rule (or by other code)
+    gets an error, not a database failure, when it is verified."""
+    for field in (*PROFILE_FIELDS.values(), "email", "phone"):
+        if len(getattr(profile, field) or "") > Profile._meta.get_field(field).max_length:
+            raise MagicLinkError("invalid_arguments", f"The user's {field} is too long")
 
 
 def get_profile(user) -> Profile:
