@@ -24,11 +24,13 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import flows, signals
+from ..api.throttling import VerifyIPThrottle, VerifyTokenThrottle
 from ..backends import BACKEND
 from ..conf import app_settings
 from ..cookies import set_session_cookies
 from ..errors import InvalidLink, MagicLinkError
 from ..identifiers import mask
+from ..limits import RateLimited
 from ..models import BrowserLogin, PendingLink
 from ..sessions import IssuedTokens, tokens_for
 from ..tokens import find_link
@@ -43,6 +45,8 @@ PROBLEMS = {
     "link_expired": ("link_expired.html", 410),
     "link_used": ("link_used.html", 410),
     "link_superseded": ("link_invalid.html", 410),
+    "verify_rate_limited": ("link_limited.html", 429),
+    "verify_attempts_exceeded": ("link_limited.html", 429),
 }
 
 
@@ -93,9 +97,23 @@ def _ticket_ok(request: HttpRequest) -> bool:
     return value == browsers.browser_id(request)
 
 
-def _problem(request: HttpRequest, key: str) -> HttpResponse:
+def _problem(request: HttpRequest, key: str, retry_after: int | None = None) -> HttpResponse:
     name, status = PROBLEMS.get(key, ("link_invalid.html", 400))
-    return _page(request, name, status=status)
+    response = _page(request, name, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _within_limits(request: HttpRequest, token: str, *, confirming: bool) -> None:
+    """The API's verify limits, in the API's buckets: per client IP for every look at a link, and per token
+    for a confirm (a look only checks the token's bucket), so the page is no way around them."""
+    per_ip = VerifyIPThrottle()
+    if not per_ip.allow_request(request, None):
+        raise per_ip.refuse()
+    per_token = VerifyTokenThrottle(token)
+    if not (per_token.allow_request(request, None) if confirming else per_token.peek(request)):
+        raise per_token.refuse()
 
 
 def destination(link: PendingLink) -> str:
@@ -138,6 +156,10 @@ class LandingView(View):
     def _review(self, request: HttpRequest, token: str) -> HttpResponse:
         """The confirm page. Reads the link, consumes nothing."""
         try:
+            _within_limits(request, token, confirming=False)
+        except RateLimited as exc:
+            return _problem(request, exc.key, exc.retry_after)
+        try:
             link = find_link(token)
         except InvalidLink as exc:
             replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
@@ -165,6 +187,10 @@ class LandingView(View):
         })
 
     def _confirm(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            _within_limits(request, token, confirming=True)
+        except RateLimited as exc:
+            return _problem(request, exc.key, exc.retry_after)
         try:
             result = flows.verify(token, flows.RequestMeta.of(request))
         except InvalidLink as exc:
