@@ -25,6 +25,7 @@ from ..delivery import dev
 from ..errors import MagicLinkError
 from ..identifiers import EMAIL, SMS
 from ..models import LoginId
+from ..reporting import protect
 from ..users import get_profile
 from . import browsers
 from .links import landing_url
@@ -93,6 +94,10 @@ class StartView(View):
 @method_decorator(csrf_protect, name="dispatch")
 class CheckView(View):
     """"Check your inbox": the masked address, a resend button, and a script waiting for the hand-over."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        protect(request, (request.session.get(PENDING_KEY) or {}).get("pendingRef"))  # not in error reports
+        return super().dispatch(request, *args, **kwargs)
 
     def _context(self, pending: dict) -> dict:
         return {

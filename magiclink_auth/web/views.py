@@ -22,6 +22,7 @@ from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import flows, signals
 from ..api.throttling import VerifyIPThrottle, VerifyTokenThrottle
@@ -32,6 +33,7 @@ from ..errors import InvalidLink, MagicLinkError
 from ..identifiers import mask
 from ..limits import RateLimited
 from ..models import BrowserLogin, PendingLink
+from ..reporting import protect, scrub_query
 from ..sessions import IssuedTokens, tokens_for
 from ..tokens import find_link
 from ..users import find_user
@@ -137,11 +139,20 @@ def complete_login(request: HttpRequest, user, tokens: IssuedTokens, to: str) ->
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(sensitive_post_parameters("t", "ticket"), name="dispatch")
 class LandingView(View):
     http_method_names = ["get", "head", "post"]
 
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # The token, its ticket and the cookies never reach an error report (reporting.py).
+        protect(request, request.GET.get("t"), request.POST.get("t"), request.POST.get("ticket"),
+                *request.COOKIES.values())
+        self.query_token = request.GET.get("t", "")
+        scrub_query(request, "t")
+        return super().dispatch(request, *args, **kwargs)
+
     def get(self, request: HttpRequest) -> HttpResponse:
-        token = request.GET.get("t", "")
+        token = self.query_token
         if not token:
             # The token is in the fragment (or missing): the page's script posts it for review.
             return _page(request, "landing.html", {"fragment": True})
