@@ -110,4 +110,21 @@ def test_poisoned_host_header_is_refused_and_nothing_is_sent(api, outbox, settin
     response = api.post("/v1/auth/magiclink/signup-in/email", {"loginId": "a@example.com"},
                         HTTP_HOST="www.example:dr.frankenstein@evil.tld")
     assert response.status_code == 400
+    assert response.json()["errorCode"] == "E062714"
     assert outbox == []
+
+
+@pytest.mark.parametrize("path", ["/v1/auth/me", "/v1/auth/magiclink/verify", "/v2/keys/P2testproject",
+                                  "/v1/auth/magiclink/pending-session", "/v1/no/such/endpoint"])
+def test_a_disallowed_host_gets_the_error_json_on_api_paths(client, settings, path):
+    """The red team got Django's HTML 400 on API paths for a Host header outside ALLOWED_HOSTS."""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    response = client.post(path, "{}", content_type="application/json", HTTP_HOST="evil.example")
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert response.json()["errorCode"] == "E062714"
+
+
+def test_a_disallowed_host_on_a_page_keeps_djangos_answer(client, settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    response = client.get("/auth/login/", HTTP_HOST="evil.example")
+    assert response.status_code == 400 and "json" not in response["Content-Type"]
