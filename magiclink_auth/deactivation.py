@@ -22,11 +22,11 @@ from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from .models import Profile, RefreshSession
-from .sessions import revoke_all
+from .sessions import DISABLED, revoke_all
 
 __all__ = ["disable_users", "connect"]
 
-REASON = "disabled"
+REASON = DISABLED
 
 
 def disable_users(users) -> int:

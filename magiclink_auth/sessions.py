@@ -30,6 +30,9 @@ __all__ = [
 
 logger = logging.getLogger("magiclink_auth")
 
+# The revocation reason of sessions ended by disabling their user: refused as E062109, not E061303.
+DISABLED = "disabled"
+
 
 @dataclass(frozen=True)
 class IssuedTokens:
@@ -122,12 +125,12 @@ def _load_session(claims: dict[str, Any]) -> RefreshSession:
     )
     if session is None or str(session.user.pk) != str(claims.get("sub")):
         raise MagicLinkError("refresh_token_invalid")
+    if session.is_active and is_disabled(session.user):
+        # Disabled by a bulk update, which sent no signal: its sessions end here (deactivation.py).
+        revoke_all(session.user, reason=DISABLED)
+        raise MagicLinkError("user_disabled")
     if not session.is_active:
-        raise MagicLinkError("session_revoked")
-    if is_disabled(session.user):
-        # Disabled by a path that sent no signal (a bulk update): end what is left (deactivation.py).
-        revoke_all(session.user, reason="disabled")
-        raise MagicLinkError("session_revoked")
+        raise MagicLinkError("user_disabled" if session.revoked_reason == DISABLED else "session_revoked")
     return session
 
 

@@ -121,8 +121,7 @@ def test_update_to_an_invalid_or_missing_address_is_refused(api, outbox, signed_
 def test_disabled_user_cannot_start_an_update(api, outbox, signed_up):
     refresh = signed_up()["refreshJwt"]
     Profile.objects.update(status=Profile.Status.DISABLED)
-    # Disabling ends the user's sessions (deactivation.py): the refresh JWT no longer authorises anything.
-    assert error_of(update_email(api, refresh)) == (401, "E061303")
+    assert error_of(update_email(api, refresh)) == (403, "E062109")
 
 
 def test_address_of_another_user_is_refused_at_start(api, outbox, signed_up):
