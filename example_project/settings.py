@@ -1,7 +1,8 @@
 """Settings of the example site, read from environment variables so one file serves laptop and server.
 
-With no environment at all: SQLite, local-memory cache, the immediate task backend, DEBUG on, and links
-written to sent_mail/outbox.jsonl, listed by the dev outbox page (/auth/dev/outbox/).
+With no environment at all: SQLite, local-memory cache, the immediate task backend and DEBUG off. With
+DJANGO_DEBUG=1 (README's command, bound to 127.0.0.1), links are written to sent_mail/outbox.jsonl and
+listed by the dev outbox page (/auth/dev/outbox/).
 See README.md for every variable.
 """
 
@@ -18,7 +19,8 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = os.environ.get("DJANGO_DEBUG", "1").lower() in {"1", "true", "yes", "on"}
+# Off unless asked for: with DEBUG the dev outbox lists live links (README runs it bound to 127.0.0.1).
+DEBUG = os.environ.get("DJANGO_DEBUG", "0").lower() in {"1", "true", "yes", "on"}
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-insecure-key-change-me-" + "x" * 20)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 

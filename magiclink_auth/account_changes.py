@@ -11,12 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
-from django.db.models.signals import pre_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 from . import signals
@@ -26,7 +22,7 @@ from .identifiers import EMAIL, SMS, mask, normalize
 from .models import AccountMerge, LoginId, PendingLink, Profile
 from .notices import deliver_notice
 from .sessions import live_session, revoke_all, session_for
-from .users import PROFILE_FIELDS, find_user, get_profile, stored_login_id
+from .users import PROFILE_FIELDS, find_user, get_profile, is_disabled, stored_login_id
 
 __all__ = [
     "start_update",
@@ -64,7 +60,7 @@ def start_update(
     The link acts for the session that asked, so it carries a number (crossdevice.py): opened anywhere but
     that session's browser, it asks for it. The answer's ``code`` is that number.
     """
-    from .flows import LoginOptions, _send, is_disabled
+    from .flows import LoginOptions, _send
 
     session = session_for(refresh_jwt)
     user = session.user
@@ -146,8 +142,6 @@ def refuse_stale_link(user, link: PendingLink) -> None:
 
 def apply_update(user, link: PendingLink):
     """Make the link's address the user's verified contact; returns the user the session is for."""
-    from .flows import is_disabled
-
     method = UPDATE_PURPOSES[link.purpose]
     options = link.login_options
     live_session(options.get("sessionId"))  # the session that asked for the change must still be live
@@ -240,20 +234,3 @@ def queue_notice(method: str, old_address: str, *, new_address: str, name: str) 
     context = {"name": name, "masked_address": mask(method, new_address)}
     queued = deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE)
     transaction.on_commit(lambda: queued.enqueue(method, old_address, context, "", NOTICE_PURPOSE[method]))
-
-
-@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="magiclink_auth_stamp_deactivation")
-def _stamp_deactivation(sender, instance, update_fields=None, **kwargs) -> None:
-    """Deactivating a user (``is_active`` set false) outdates the links already sent, as disabling does."""
-    try:
-        sender._meta.get_field("is_active")
-    except FieldDoesNotExist:
-        return
-    if (
-        instance.pk is None
-        or instance.is_active
-        or (update_fields is not None and "is_active" not in update_fields)
-    ):
-        return
-    if sender._default_manager.filter(pk=instance.pk, is_active=True).exists():
-        Profile.objects.filter(user_id=instance.pk).update(disabled_at=timezone.now())

@@ -9,6 +9,7 @@ class MagicLinkAuthConfig(AppConfig):
 
     def ready(self) -> None:
         # Signal receivers (account changes, audit log) and system checks.
-        from . import account_changes, audit, checks  # noqa: F401
+        from . import account_changes, audit, checks, deactivation  # noqa: F401
 
         audit.connect()
+        deactivation.connect()

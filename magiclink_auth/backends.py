@@ -12,6 +12,7 @@ from django.contrib.auth.backends import BaseBackend
 
 from . import crossdevice, flows
 from .errors import MagicLinkError
+from .users import is_disabled
 
 __all__ = ["MagicLinkBackend"]
 
@@ -40,5 +41,6 @@ class MagicLinkBackend(BaseBackend):
         return result.user
 
     def get_user(self, user_id):
-        user = get_user_model()._default_manager.filter(pk=user_id).first()
-        return user if user is not None and user.is_active else None
+        """The user, unless disabled (deactivated, or the profile's status): one query, profile joined."""
+        user = get_user_model()._default_manager.select_related("magiclink_profile").filter(pk=user_id).first()
+        return user if user is not None and not is_disabled(user) else None

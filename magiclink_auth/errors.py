@@ -91,6 +91,7 @@ ERRORS: dict[str, ErrorSpec] = {
     "template_options_invalid": ErrorSpec("E062711", 400, "Template option names must be short identifiers"),
     "update_rate_limited": ErrorSpec("E062712", 429, "Too many address changes asked by this session"),
     "update_ip_rate_limited": ErrorSpec("E062713", 429, "Too many address changes asked from this address"),
+    "host_not_allowed": ErrorSpec("E062714", 400, "The Host header names no host this site serves"),
 }
 
 

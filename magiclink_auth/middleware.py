@@ -19,8 +19,9 @@ from django.utils.functional import SimpleLazyObject
 
 from . import jwts, sessions
 from .backends import BACKEND, MagicLinkBackend
-from .cookies import clear_session_cookies, cookie_names, set_session_cookies
+from .cookies import browser_cookie_name, clear_session_cookies, cookie_names, set_session_cookies
 from .errors import MagicLinkError
+from .reporting import protect
 
 __all__ = ["MagicLinkSessionMiddleware"]
 
@@ -41,6 +42,8 @@ class MagicLinkSessionMiddleware:
         session_name, refresh_name = cookie_names()
         session_jwt = request.COOKIES.get(session_name)
         refresh_jwt = request.COOKIES.get(refresh_name)
+        if session_jwt or refresh_jwt or request.COOKIES.get(browser_cookie_name()):
+            protect(request, *request.COOKIES.values())
         request.magiclink_claims = None
         new_tokens = None
         signed_out = False

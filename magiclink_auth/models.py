@@ -66,6 +66,7 @@ class Profile(models.Model):
         if self.status == self.Status.DISABLED and loaded.get("status", self.Status.DISABLED) != self.status:
             self.disabled_at = timezone.now()
             stamped.append("disabled_at")
+            self._disabled_now = True  # deactivation.py ends the user's sessions once the save is done
         if stamped and kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], *stamped}
         super().save(*args, **kwargs)

@@ -5,10 +5,16 @@ the token. So a URI is allowed only when it has the exact scheme and host (and p
 and its path starts with the entry's path on a ``/`` boundary. Userinfo is refused (``https://a@evil``),
 and so are schemes other than https, except http for localhost or under DEBUG. Hosts compare
 case-insensitively; paths do not. Fragments are ignored for matching and dropped from the link.
+
+Paths are normalised before the prefix check, as a browser will: encoded dots (``%2e``) decoded and dot
+segments removed (RFC 3986 section 5.2.4), so ``/app/%2e%2e/admin/`` is checked, and stored, as ``/admin/``,
+not waved through as a path under ``/app``. An encoded slash or backslash (``%2f``, ``%5c``) is refused:
+servers disagree on whether it separates segments.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -22,7 +28,26 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 MAX_URI_LENGTH = 2048
 
 
+ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
+ENCODED_DOT = re.compile(r"%2e", re.IGNORECASE)
+
+
+def remove_dot_segments(path: str) -> str:
+    """``/a/./b/../c`` -> ``/a/c``; never above the root (RFC 3986 section 5.2.4)."""
+    output: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if len(output) > 1:
+                output.pop()
+        elif segment != ".":
+            output.append(segment)
+    if path.endswith(("/.", "/..")):
+        output.append("")
+    return "/".join(output)
+
+
 def _parse(url: str) -> SplitResult | None:
+    """The URL split, its path normalised as a browser will; None when it is malformed or ambiguous."""
     if not url or len(url) > MAX_URI_LENGTH or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
         return None
     try:
@@ -32,7 +57,9 @@ def _parse(url: str) -> SplitResult | None:
         return None
     if parts.scheme not in {"http", "https"} or not parts.hostname or "@" in parts.netloc or "\\" in url:
         return None
-    return parts
+    if ENCODED_SEPARATOR.search(parts.path):
+        return None
+    return parts._replace(path=remove_dot_segments(ENCODED_DOT.sub(".", parts.path)))
 
 
 def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
@@ -68,7 +95,8 @@ def resolve_redirect_uri(uri: str | None) -> str:
         raise MagicLinkError("uri_missing")
     if not is_allowed(uri):
         raise MagicLinkError("uri_not_allowed")
-    return urlunsplit(urlsplit(uri)._replace(fragment=""))
+    # The normalised form: the link goes exactly where the allow-list was checked.
+    return urlunsplit(_parse(uri)._replace(fragment=""))
 
 
 def _landing_url() -> str:

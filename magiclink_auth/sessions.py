@@ -21,6 +21,7 @@ from . import jwts, signals
 from .conf import app_settings
 from .errors import MagicLinkError
 from .models import RefreshSession
+from .users import is_disabled
 
 __all__ = [
     "IssuedTokens", "start_session", "open_session", "issue_tokens", "tokens_for", "refresh", "session_for",
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("magiclink_auth")
+
+# The revocation reason of sessions ended by disabling their user: refused as E062109, not E061303.
+DISABLED = "disabled"
 
 
 @dataclass(frozen=True)
@@ -116,13 +120,19 @@ def _decode_refresh(refresh_jwt: str | None) -> dict[str, Any]:
 
 def _load_session(claims: dict[str, Any]) -> RefreshSession:
     session = (
-        RefreshSession.objects.select_related("user").filter(pk=_uuid_or_none(claims.get("sid"))).first()
+        RefreshSession.objects.select_related("user__magiclink_profile")
+        .filter(pk=_uuid_or_none(claims.get("sid"))).first()
     )
     if session is None or str(session.user.pk) != str(claims.get("sub")):
         raise MagicLinkError("refresh_token_invalid")
+    if session.is_active and is_disabled(session.user):
+        # Disabled by a bulk update, which sent no signal: its sessions end here (deactivation.py).
+        revoke_all(session.user, reason=DISABLED)
+        raise MagicLinkError("user_disabled")
     if not session.is_active:
-        raise MagicLinkError("session_revoked")
+        raise MagicLinkError("user_disabled" if session.revoked_reason == DISABLED else "session_revoked")
     return session
+
 
 
 def _uuid_or_none(value: Any) -> uuid.UUID | None:

@@ -9,10 +9,11 @@ from django.contrib.auth import get_user_model
 from django.db import models
 
 from .conf import app_settings
+from .errors import MagicLinkError
 from .identifiers import EMAIL
 from .models import LoginId, Profile
 
-__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "user_json", "find_user", "stored_login_id",
+__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "is_disabled", "user_json", "find_user", "stored_login_id",
            "mark_login_id_verified"]
 
 # user JSON key -> Profile field, for the names a sign-up may set.
@@ -54,9 +55,18 @@ def create_user(method: str, login_id: str, user_data: dict[str, Any]):
     for key, field in (("email", "email"), ("phone", "phone")):
         if not getattr(profile, field) and user_data.get(key):
             setattr(profile, field, user_data[key])
+    _refuse_overlong(profile)
     profile.save()
     LoginId.objects.create(user=user, method=method, value=login_id, verified=True)
     return user
+
+
+def _refuse_overlong(profile: Profile) -> None:
+    """The API refuses user data wider than its column; a link stored before that rule (or by other code)
+    gets an error, not a database failure, when it is verified."""
+    for field in (*PROFILE_FIELDS.values(), "email", "phone"):
+        if len(getattr(profile, field) or "") > Profile._meta.get_field(field).max_length:
+            raise MagicLinkError("invalid_arguments", f"The user's {field} is too long")
 
 
 def get_profile(user) -> Profile:
@@ -64,6 +74,11 @@ def get_profile(user) -> Profile:
         return user.magiclink_profile
     except Profile.DoesNotExist:
         return Profile.objects.get_or_create(user=user)[0]
+
+
+def is_disabled(user) -> bool:
+    """Deactivated (``is_active`` false) or disabled (the profile's status): sent nothing, signed in nowhere."""
+    return not getattr(user, "is_active", True) or get_profile(user).status == Profile.Status.DISABLED
 
 
 def find_user(login_id: str):

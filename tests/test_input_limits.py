@@ -174,3 +174,28 @@ def test_unparseable_forwarded_for_falls_back_to_the_peer(api, limits):
     response = api.post(SIGNUP, {"loginId": "ada@example.com"}, HTTP_X_FORWARDED_FOR="not-an-ip")
     assert response.status_code == 200
     assert PendingLink.objects.get().requester_ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("length", [21, 25, 32])
+def test_a_sign_up_phone_wider_than_its_column_is_refused_with_the_error_json(api, outbox, length):
+    """The red team's sign-up with a 21-32 character `user.phone`: accepted, and its link a 500 when verified
+    (varchar(20)), on the API and the landing page; anyone could do it to a victim's sign-up."""
+    body = {"loginId": "victim@example.com", "user": {"phone": "+1" + "5" * (length - 2)}}
+    response = api.post("/v1/auth/magiclink/signup/email", body)
+    assert response.status_code == 400 and response.json()["errorCode"] == "E011004"
+    assert outbox == []
+
+
+def test_a_stored_link_with_a_too_wide_phone_is_an_error_page_and_json_not_a_500(api, client, outbox):
+    """A link stored before the rule: the verify answers the error JSON, the landing page an error page."""
+    from magiclink_auth.models import PendingLink
+
+    from .web_helpers import confirm, token_in
+
+    assert api.post("/v1/auth/magiclink/signup/email", {"loginId": "victim@example.com"}).status_code == 200
+    PendingLink.objects.update(user_data={"phone": "+1" + "5" * 30})
+    token = token_in(outbox[-1])
+    refused = api.post("/v1/auth/magiclink/verify", {"token": token})
+    assert refused.status_code == 400 and refused.json()["errorCode"] == "E011004"
+    page = confirm(client, token)
+    assert page.status_code == 400 and b"<html" in page.content.lower()

@@ -56,6 +56,36 @@ def test_path_prefix_is_matched_on_a_slash_boundary(api, settings):
     assert _start(api, "https://app.example.com/authority").status_code == 400
 
 
+@pytest.mark.parametrize("uri", [
+    "http://localhost/app/%2e%2e/admin/login/",
+    "http://localhost/app/%2E%2e/admin/login/",
+    "http://localhost/app/../x",
+    "http://localhost/app/./../x",
+    "http://localhost/app/x/../../admin/",
+    "http://localhost/app/..",
+    "http://localhost/app/%2f../admin/",
+    "http://localhost/app/%5c../admin/",
+])
+def test_dot_segments_cannot_climb_out_of_a_path_prefix(api, outbox, settings, uri):
+    """The red team's escape: with http://host/app allowed, a browser sent the token to /admin/login/."""
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": ["http://localhost/app"]}
+    response = _start(api, uri)
+    assert response.status_code == 400 and response.json()["errorCode"] == "E062202"
+    assert outbox == [] and not PendingLink.objects.exists()
+
+
+@pytest.mark.parametrize(("uri", "stored"), [
+    ("http://localhost/app/./x", "http://localhost/app/x"),
+    ("http://localhost/app/x/../y?next=/a/../b", "http://localhost/app/y?next=/a/../b"),
+    ("http://localhost/app/%2e/x", "http://localhost/app/x"),
+])
+def test_a_link_goes_where_the_allow_list_was_checked(api, outbox, settings, uri, stored):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": ["http://localhost/app"]}
+    assert _start(api, uri).status_code == 200
+    assert PendingLink.objects.get().redirect_uri == stored
+    assert outbox[-1].url.startswith(stored.partition("?")[0] + "?")
+
+
 def test_path_is_case_sensitive(api, settings):
     settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "REDIRECT_URLS": ["https://app.example.com/auth/"]}
     assert _start(api, "https://app.example.com/AUTH/x").status_code == 400
@@ -80,4 +110,21 @@ def test_poisoned_host_header_is_refused_and_nothing_is_sent(api, outbox, settin
     response = api.post("/v1/auth/magiclink/signup-in/email", {"loginId": "a@example.com"},
                         HTTP_HOST="www.example:dr.frankenstein@evil.tld")
     assert response.status_code == 400
+    assert response.json()["errorCode"] == "E062714"
     assert outbox == []
+
+
+@pytest.mark.parametrize("path", ["/v1/auth/me", "/v1/auth/magiclink/verify", "/v2/keys/P2testproject",
+                                  "/v1/auth/magiclink/pending-session", "/v1/no/such/endpoint"])
+def test_a_disallowed_host_gets_the_error_json_on_api_paths(client, settings, path):
+    """The red team got Django's HTML 400 on API paths for a Host header outside ALLOWED_HOSTS."""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    response = client.post(path, "{}", content_type="application/json", HTTP_HOST="evil.example")
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert response.json()["errorCode"] == "E062714"
+
+
+def test_a_disallowed_host_on_a_page_keeps_djangos_answer(client, settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    response = client.get("/auth/login/", HTTP_HOST="evil.example")
+    assert response.status_code == 400 and "json" not in response["Content-Type"]

@@ -12,6 +12,7 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from magiclink_auth.models import PendingLink
+from magiclink_auth.tokens import hash_token
 
 from .conftest import token_of
 from .web_helpers import LANDING, ask_for_link, claims, confirm, link_path, token_in
@@ -185,3 +186,32 @@ def test_backend_uses_a_cross_device_link_only_with_its_number(api, outbox):
     assert PendingLink.objects.get().consumed_at is None
     user = authenticate(RequestFactory().post("/mine/"), token=token_of(outbox[-1]), number=answer["code"])
     assert user is not None and user.email == "ada@example.com"
+def test_a_token_the_api_refuses_for_too_many_tries_does_not_log_in_on_the_landing_page(api, client, outbox,
+                                                                                        limits, signed_up):
+    """The red team's replay: a token the API refused with E062705 still logged in through the landing page."""
+    from magiclink_auth.models import Profile
+
+    limits(VERIFY_ATTEMPTS_PER_TOKEN=3)
+    signed_up("ada@example.com")
+    api.post("/v1/auth/magiclink/signin/email", {"loginId": "ada@example.com"})
+    token = token_of(outbox[-1])
+    Profile.objects.update(status=Profile.Status.DISABLED)  # a bulk update: the link itself stays valid
+    codes = [api.post(VERIFY, {"token": token}).json()["errorCode"] for _ in range(4)]
+    assert codes == ["E062109"] * 3 + ["E062705"]
+    Profile.objects.update(status=Profile.Status.ENABLED)
+
+    page = client.get(f"{LANDING}?t={token}")
+    assert page.status_code == 429 and b"Too many tries" in page.content and int(page["Retry-After"]) >= 1
+    confirmed = confirm(client, token)
+    assert confirmed.status_code == 429 and "DS" not in confirmed.cookies
+    assert PendingLink.objects.get(token_hash=hash_token(token)).consumed_at is None
+
+
+def test_the_landing_page_shares_the_apis_verify_limit_per_ip(api, client, limits):
+    limits(VERIFY_RATE_PER_IP="3/hour")
+    assert api.post(VERIFY, {"token": "x" * 43}).status_code == 401
+    assert client.get(f"{LANDING}?t={'y' * 43}").status_code == 400
+    assert client.post(LANDING, {"t": "z" * 43, "action": "review"}).status_code == 400
+    limited = client.get(f"{LANDING}?t={'w' * 43}")
+    assert limited.status_code == 429 and b"Too many tries" in limited.content
+    assert api.post(VERIFY, {"token": "v" * 43}).json()["errorCode"] == "E062704"

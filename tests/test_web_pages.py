@@ -140,3 +140,37 @@ def test_the_dev_outbox_lists_links_from_memory_and_file_backends(client, outbox
 def test_opening_the_link_from_the_outbox_lands_on_the_confirm_page(client, outbox):
     ask_for_link(client)
     assert client.get(link_path(outbox[-1])).status_code == 200
+
+
+def test_the_dev_outbox_answers_only_loopback_clients_even_in_debug(settings, outbox):
+    """A server started with DEBUG on an open interface must not hand live links to the network."""
+    settings.DEBUG = True
+    ask_for_link(Client(), "ada@example.com")
+    assert Client(REMOTE_ADDR="127.0.0.1").get(OUTBOX).status_code == 200
+    assert Client(REMOTE_ADDR="::1").get(OUTBOX).status_code == 200
+    assert Client(REMOTE_ADDR="192.168.1.20").get(OUTBOX).status_code == 404
+
+
+def test_the_example_site_runs_without_debug_unless_asked(monkeypatch):
+    import importlib
+    import os
+
+    import example_project.settings as example
+
+    monkeypatch.delenv("DJANGO_DEBUG", raising=False)
+    try:
+        assert importlib.reload(example).DEBUG is False
+        monkeypatch.setenv("DJANGO_DEBUG", "1")
+        assert importlib.reload(example).DEBUG is True
+    finally:
+        os.environ["DJANGO_DEBUG"] = "0"
+        importlib.reload(example)
+
+
+def test_readmes_example_command_binds_debug_to_loopback():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    command = re.search(r"<!-- example-command -->\s*```sh\n(.*?)\n```", readme, re.S).group(1)
+    assert "DJANGO_DEBUG=1" in command and re.search(r"runserver 127\.0\.0\.1:\d+$", command)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .. import flows, sessions
+from .. import deactivation, flows, sessions
 from ..errors import MagicLinkError
 from ..identifiers import mask, normalize
 from ..models import AuditEvent, LoginId, Profile, RefreshSession
@@ -103,7 +103,7 @@ class ProfileAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "first_verified_at", "sessions_link", "audit_link")
     ordering = ("-pk",)
     show_full_result_count = False
-    actions = ("revoke_all_sessions", "send_sign_in_link")
+    actions = ("revoke_all_sessions", "disable_users", "send_sign_in_link")
 
     def get_search_results(self, request, queryset, search_term):
         """Addresses through the login IDs' unique index; anything else also as part of the name."""
@@ -140,6 +140,14 @@ class ProfileAdmin(admin.ModelAdmin):
         self.message_user(
             request, ngettext("Revoked %d session.", "Revoked %d sessions.", total) % total, messages.SUCCESS
         )
+
+    @admin.action(description=_("Disable the selected users and end their sessions"), permissions=["change"])
+    def disable_users(self, request, queryset):
+        users = get_user_model()._default_manager.filter(pk__in=queryset.values("user_id"))
+        total = deactivation.disable_users(users)
+        self.message_user(request, ngettext(
+            "Disabled the selected users; %d session ended.", "Disabled the selected users; %d sessions ended.", total
+        ) % total, messages.SUCCESS)
 
     @admin.action(description=_("Send a sign-in link to the selected users"), permissions=["change"])
     def send_sign_in_link(self, request, queryset):

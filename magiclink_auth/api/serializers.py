@@ -15,6 +15,7 @@ from rest_framework import serializers
 from ..errors import MagicLinkError
 from ..flows import LoginOptions
 from ..jwts import RESERVED_CLAIMS
+from ..models import Profile
 from ..text import clean
 
 __all__ = [
@@ -83,13 +84,19 @@ class LoginOptionsSerializer(serializers.Serializer):
         return value or {}
 
 
+def _column(name: str) -> int:
+    """The width of the profile column a user field is stored in: longer is refused here (E011004), never
+    a database error when the link is verified."""
+    return Profile._meta.get_field(name).max_length
+
+
 class UserSerializer(serializers.Serializer):
-    name = _optional_text(150)
-    givenName = _optional_text(150)
-    middleName = _optional_text(150)
-    familyName = _optional_text(150)
-    email = _optional_char(254)
-    phone = _optional_char(32)
+    name = _optional_text(_column("name"))
+    givenName = _optional_text(_column("given_name"))
+    middleName = _optional_text(_column("middle_name"))
+    familyName = _optional_text(_column("family_name"))
+    email = _optional_char(_column("email"))
+    phone = _optional_char(_column("phone"))
 
 
 class StartSerializer(serializers.Serializer):

@@ -9,7 +9,7 @@ live in ``limits.py`` and are enforced by the flows, so the sign-in pages share 
 
 from __future__ import annotations
 
-from .. import jwts
+from .. import counters, jwts
 from ..conf import app_settings
 from ..limits import CachedThrottle
 from ..network import client_ip
@@ -52,21 +52,39 @@ class VerifyIPThrottle(StartIPThrottle):
 
 class VerifyTokenThrottle(CallThrottle):
     """Verify calls per token, the right one included: after the limit the token is refused for the
-    rest of a link's lifetime. Keyed by the token's hash, the form links are stored in."""
+    rest of a link's lifetime. Keyed by the token's hash, the form links are stored in.
+
+    The landing page counts its confirms in the same bucket (``VerifyTokenThrottle(token)``), and checks
+    it without counting when it only shows a link (``peek``): a token the API refuses is refused there.
+    """
 
     scope = "verify_token"
     error_key = "verify_attempts_exceeded"
+
+    def __init__(self, token: str | None = None) -> None:
+        super().__init__()
+        self.token = token
 
     def get_rate(self):
         attempts = app_settings.VERIFY_ATTEMPTS_PER_TOKEN
         return (attempts, int(link_lifetime().total_seconds())) if attempts else None
 
     def ident(self, request, view):
-        data = request.data
-        token = data.get("token") if isinstance(data, dict) else None
+        token = self.token
+        if token is None:
+            data = request.data
+            token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token or len(token) > 128:
             return None
         return hash_token(token)
+
+    def peek(self, request) -> bool:
+        """Whether a verify with this token would pass now, counting nothing."""
+        key = self.get_cache_key(request, None)
+        if self.rate is None or key is None:
+            return True
+        self.hit = counters.peek(key, self.num_requests, self.duration)
+        return self.hit.allowed
 
 
 class SessionThrottle(CallThrottle):

@@ -15,6 +15,7 @@ from ..cookies import clear_session_cookies, set_session_cookies
 from ..errors import MagicLinkError
 from ..identifiers import EMAIL
 from ..keys import jwks
+from ..reporting import protect
 from ..users import user_json
 from .exceptions import exception_handler
 from .parsers import StrictJSONParser
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 METHODS = {"email", "sms"}
+# Body fields that are secrets: kept out of error reports (reporting.py).
+SECRET_FIELDS = ("token", "pendingRef")
 
 
 class MagicLinkAPIView(ThrottledViewMixin, APIView):
@@ -62,8 +65,10 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
             raise MagicLinkError("bad_request") from None
         if length > app_settings.MAX_BODY_BYTES:
             raise MagicLinkError("body_too_large")
+        protect(request, *request.COOKIES.values())
         # Before the throttles, which may key on the refresh JWT.
         self.refresh_jwt = self._check_authorization(request)
+        protect(request, self.refresh_jwt)
         super().initial(request, *args, **kwargs)
 
     def _check_authorization(self, request: Request) -> str | None:
@@ -100,6 +105,7 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
         data = request.data
         if not isinstance(data, dict):
             raise MagicLinkError("bad_request")
+        protect(request, *(data.get(name) for name in SECRET_FIELDS))
         return data
 
 

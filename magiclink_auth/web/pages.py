@@ -5,6 +5,7 @@ Templates live in ``templates/magiclink_auth/web/``; a site overrides any of the
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ..delivery import dev
 from ..errors import MagicLinkError
 from ..identifiers import EMAIL, SMS
 from ..models import LoginId
+from ..reporting import protect
 from ..users import get_profile
 from . import browsers
 from .links import landing_url
@@ -95,6 +97,10 @@ class StartView(View):
 class CheckView(View):
     """"Check your inbox": the masked address, a resend button, and a script waiting for the hand-over."""
 
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        protect(request, (request.session.get(PENDING_KEY) or {}).get("pendingRef"))  # not in error reports
+        return super().dispatch(request, *args, **kwargs)
+
     def _context(self, pending: dict) -> dict:
         return {
             "masked": pending["masked"],
@@ -162,11 +168,12 @@ class LogoutView(View):
 
 
 class OutboxView(View):
-    """DEBUG only: the links sent by the memory and file delivery backends, newest first, so a newcomer
-    can click their link without a mail server."""
+    """DEBUG only, and to loopback clients only: the links sent by the memory and file delivery backends,
+    newest first, so a newcomer can click their link without a mail server. Every link on it is live, so a
+    server started with DEBUG on an open interface must not show it to the network."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not settings.DEBUG:
+        if not settings.DEBUG or not _is_loopback(request.META.get("REMOTE_ADDR", "")):
             raise Http404
         messages = [{"to": m.recipient, "channel": m.channel, "purpose": m.purpose, "url": m.url}
                     for m in list(dev.outbox)]
@@ -174,6 +181,13 @@ class OutboxView(View):
             if config.get("BACKEND", "").endswith("dev.FileBackend"):
                 messages += _read_file(Path(config.get("OPTIONS", {}).get("PATH", "")))
         return _site_page(request, "outbox.html", {"sent": list(reversed(messages))})
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _read_file(path: Path) -> list[dict]:

@@ -22,13 +22,17 @@ from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import flows, signals
+from ..api.throttling import VerifyIPThrottle, VerifyTokenThrottle
 from ..backends import BACKEND
 from ..conf import app_settings
 from ..cookies import set_session_cookies
 from ..errors import InvalidLink, MagicLinkError
+from ..limits import RateLimited
 from ..models import BrowserLogin, PendingLink
+from ..reporting import protect, scrub_query
 from ..sessions import IssuedTokens, tokens_for
 from ..tokens import find_link
 from ..users import find_user
@@ -43,6 +47,8 @@ PROBLEMS = {
     "link_used": ("link_used.html", 410),
     "link_superseded": ("link_invalid.html", 410),
     "number_attempts_exceeded": ("number_failed.html", 410),
+    "verify_rate_limited": ("link_limited.html", 429),
+    "verify_attempts_exceeded": ("link_limited.html", 429),
 }
 # Refusals that leave the link usable: the confirm page again, with the reason.
 RETRY_WITH_NUMBER = {"number_required", "number_wrong", "merge_needs_owner"}
@@ -95,9 +101,23 @@ def _ticket_ok(request: HttpRequest) -> bool:
     return value == browsers.browser_id(request)
 
 
-def _problem(request: HttpRequest, key: str) -> HttpResponse:
+def _problem(request: HttpRequest, key: str, retry_after: int | None = None) -> HttpResponse:
     name, status = PROBLEMS.get(key, ("link_invalid.html", 400))
-    return _page(request, name, status=status)
+    response = _page(request, name, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _within_limits(request: HttpRequest, token: str, *, confirming: bool) -> None:
+    """The API's verify limits, in the API's buckets: per client IP for every look at a link, and per token
+    for a confirm (a look only checks the token's bucket), so the page is no way around them."""
+    per_ip = VerifyIPThrottle()
+    if not per_ip.allow_request(request, None):
+        raise per_ip.refuse()
+    per_token = VerifyTokenThrottle(token)
+    if not (per_token.allow_request(request, None) if confirming else per_token.peek(request)):
+        raise per_token.refuse()
 
 
 def destination(link: PendingLink) -> str:
@@ -122,11 +142,20 @@ def complete_login(request: HttpRequest, user, tokens: IssuedTokens, to: str) ->
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(sensitive_post_parameters("t", "ticket"), name="dispatch")
 class LandingView(View):
     http_method_names = ["get", "head", "post"]
 
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # The token, its ticket and the cookies never reach an error report (reporting.py).
+        protect(request, request.GET.get("t"), request.POST.get("t"), request.POST.get("ticket"),
+                *request.COOKIES.values())
+        self.query_token = request.GET.get("t", "")
+        scrub_query(request, "t")
+        return super().dispatch(request, *args, **kwargs)
+
     def get(self, request: HttpRequest) -> HttpResponse:
-        token = request.GET.get("t", "")
+        token = self.query_token
         if not token:
             # The token is in the fragment (or missing): the page's script posts it for review.
             return _page(request, "landing.html", {"fragment": True})
@@ -141,6 +170,10 @@ class LandingView(View):
     def _review(self, request: HttpRequest, token: str, error: MagicLinkError | None = None) -> HttpResponse:
         """The confirm page. Reads the link, consumes nothing. It says in plain words what confirming does,
         and asks for the number where the link acts for a device or session other than this browser."""
+        try:
+            _within_limits(request, token, confirming=False)
+        except RateLimited as exc:
+            return _problem(request, exc.key, exc.retry_after)
         try:
             link = find_link(token)
         except InvalidLink as exc:
@@ -177,6 +210,10 @@ class LandingView(View):
 
     def _confirm(self, request: HttpRequest, token: str) -> HttpResponse:
         opener = browsers.opener(request, request.POST.get("number", ""))
+        try:
+            _within_limits(request, token, confirming=True)
+        except RateLimited as exc:
+            return _problem(request, exc.key, exc.retry_after)
         try:
             result = flows.verify(token, flows.RequestMeta.of(request, opener=opener))
         except InvalidLink as exc:
