@@ -9,16 +9,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
 from django.utils.module_loading import import_string
 from phonenumbers import region_code_for_country_code
 
 from .conf import app_settings
+from .existing_users import shared_addresses
 from .redirects import _parse, is_allowed
 from .tokens import MAX_LIFETIME, MIN_LIFETIME
 
 __all__ = [
     "check_settings", "check_delivery", "check_deployment", "check_operations", "check_browser_login",
-    "METHODS",
+    "check_shared_addresses", "METHODS",
 ]
 
 # The methods the API serves: each needs a delivery backend.
@@ -168,6 +170,26 @@ def check_operations(app_configs=None, **kwargs):
     if not app_settings.AUDIT_LOG and not settings.DEBUG:
         problems.append(Warning("AUDIT_LOG is off: auth events are not recorded.", id="magiclink_auth.W011"))
     return problems
+
+
+@register(Tags.database)
+def check_shared_addresses(app_configs=None, databases=None, **kwargs):
+    """Run by ``migrate`` and ``check --database default``: addresses no existing user can sign in with."""
+    if not databases or not app_settings.LINK_EXISTING_USERS:
+        return []
+    try:
+        count = shared_addresses()
+    except DatabaseError:
+        return []  # not migrated yet: migrate runs this check again afterwards
+    if not count:
+        return []
+    return [Warning(
+        f"{count} email address(es) are each on two or more users, none of whom has it as a login ID: "
+        "a sign-in with one of them is refused (E062112).",
+        hint="Give each user their own address, or a login ID (admin, login IDs); "
+             "`manage.py magiclink_link_users` lists them.",
+        id="magiclink_auth.W112",
+    )]
 
 
 MIDDLEWARE_PATH = "magiclink_auth.middleware.MagicLinkSessionMiddleware"

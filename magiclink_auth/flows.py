@@ -16,6 +16,7 @@ from django.utils import timezone
 from . import account_changes, elevation, limits, signals
 from .conf import app_settings
 from .errors import MagicLinkError
+from .existing_users import SharedAddress, find_owner
 from .identifiers import mask, normalize
 from .models import PendingLink, Profile
 from .network import client_ip
@@ -24,7 +25,7 @@ from .redirects import add_token, resolve_redirect_uri
 from .sessions import IssuedTokens, issue_tokens, open_session, revoke_all
 from .tasks import queue_delivery
 from .tokens import consume, create_link, find_link, lock
-from .users import create_user, find_user, get_profile, mark_login_id_verified, stored_login_id
+from .users import create_user, get_profile, mark_login_id_verified, stored_login_id
 
 __all__ = ["RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "verify"]
 
@@ -137,10 +138,28 @@ def _send(
     return StartResult(method=method, masked_address=mask(method, target), link=link)
 
 
+def _owner(method: str, login_id: str, uri: str | None):
+    """The user ``login_id`` leads to, or None; ``SharedAddress`` when several existing users have it.
+
+    Enumeration-safe, a shared address answers as success with nothing sent, like a disabled user: the
+    caller is not told, and the site's administrator sees the warning of ``manage.py check``.
+    """
+    try:
+        return find_owner(method, login_id), None
+    except SharedAddress:
+        logger.warning("Start call for %s refused: several existing users have this address",
+                       mask(method, login_id))
+        if not app_settings.ENUMERATION_SAFE:
+            raise
+        return None, _answer_without_link(method, login_id, uri)
+
+
 def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str, Any],
             options: LoginOptions, meta: RequestMeta) -> StartResult:
     login_id = normalize(method, login_id)
-    user = find_user(login_id)
+    user, answered = _owner(method, login_id, uri)
+    if answered:
+        return answered
     if user is not None:
         if not app_settings.ENUMERATION_SAFE:
             raise MagicLinkError("user_already_exists")
@@ -171,7 +190,9 @@ def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta,
 def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
             meta: RequestMeta, refresh_jwt: str | None = None) -> StartResult:
     login_id = normalize(method, login_id)
-    user = find_user(login_id)
+    user, answered = _owner(method, login_id, uri)
+    if answered:
+        return answered
     if user is None:
         if not app_settings.ENUMERATION_SAFE:
             raise MagicLinkError("user_not_found")
@@ -211,7 +232,9 @@ def sign_up_or_in(method: str, login_id: str, *, uri: str | None, options: Login
                   meta: RequestMeta, user_data: dict[str, Any] | None = None,
                   refresh_jwt: str | None = None) -> StartResult:
     normalized = normalize(method, login_id)
-    user = find_user(normalized)
+    user, answered = _owner(method, normalized, uri)
+    if answered:
+        return answered
     if user is None:
         if options.stepup or options.mfa:
             raise MagicLinkError("user_not_found")
@@ -224,7 +247,7 @@ def _user_for(link: PendingLink):
     if link.purpose == PendingLink.Purpose.SIGN_UP:
         # Someone may have signed up with this address since the link was sent; the link proves
         # ownership of the address either way, so it signs into that account.
-        existing = find_user(link.login_id)
+        existing = find_owner(link.method, link.login_id)
         return (existing, False) if existing else (create_user(link.method, link.login_id, link.user_data), True)
     if link.purpose != PendingLink.Purpose.SIGN_UP and link.user is not None:
         return link.user, False
@@ -256,7 +279,9 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
             if profile.status == Profile.Status.INVITED:
                 profile.status = Profile.Status.ENABLED
                 profile.save(update_fields=["status"])
-            mark_login_id_verified(user, link.login_id)
+            # A sign-in of a user found by address (existing_users.py) records the login ID it proved.
+            mark_login_id_verified(user, link.login_id, method=link.method,
+                                   create=link.purpose not in account_changes.UPDATE_PURPOSES)
             _mark_contact_verified(profile, link)
             options = link.login_options
             session = open_session(

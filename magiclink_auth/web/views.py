@@ -28,11 +28,11 @@ from ..backends import BACKEND
 from ..conf import app_settings
 from ..cookies import set_session_cookies
 from ..errors import InvalidLink, MagicLinkError
+from ..existing_users import SharedAddress, find_owner
 from ..identifiers import mask
 from ..models import BrowserLogin, PendingLink
 from ..sessions import IssuedTokens, tokens_for
 from ..tokens import find_link
-from ..users import find_user
 from . import browsers
 
 __all__ = ["LandingView", "BACKEND", "private", "start_url", "complete_login"]
@@ -93,6 +93,13 @@ def _ticket_ok(request: HttpRequest) -> bool:
     return value == browsers.browser_id(request)
 
 
+def _owner_of(link: PendingLink):
+    try:
+        return find_owner(link.method, link.login_id)
+    except SharedAddress:
+        return None
+
+
 def _problem(request: HttpRequest, key: str) -> HttpResponse:
     name, status = PROBLEMS.get(key, ("link_invalid.html", 400))
     return _page(request, name, status=status)
@@ -149,7 +156,7 @@ class LandingView(View):
             row = link.browser_login  # loaded with the link by find_link: no query
         except BrowserLogin.DoesNotExist:
             row = None
-        owner = link.user or find_user(link.login_id)
+        owner = link.user or _owner_of(link)
         signed_in_as_other = request.user.is_authenticated and (owner is None or owner.pk != request.user.pk)
         same_browser = row is not None and row.requester_browser == browsers.browser_id(request)
         if request.method in ("GET", "HEAD") and not same_browser:
