@@ -100,9 +100,24 @@ def _owner_of(link: PendingLink):
         return None
 
 
-def _problem(request: HttpRequest, key: str) -> HttpResponse:
-    name, status = PROBLEMS.get(key, ("link_invalid.html", 400))
+def _problem(request: HttpRequest, exc: InvalidLink | MagicLinkError) -> HttpResponse:
+    signed_in = _already_signed_in(request, exc)
+    if signed_in is not None:
+        return signed_in
+    name, status = PROBLEMS.get(exc.key, ("link_invalid.html", 400))
     return _page(request, name, status=status)
+
+
+def _already_signed_in(request: HttpRequest, exc: MagicLinkError) -> HttpResponse | None:
+    """A used link opened in a browser already signed in as its owner (the other device completed the
+    sign-in, or a late second click) is no alarm: the person is where the link would take them."""
+    link = getattr(exc, "link", None)
+    if exc.key != "link_used" or link is None or not request.user.is_authenticated:
+        return None
+    owner = link.user or _owner_of(link)
+    if owner is None or owner.pk != request.user.pk:
+        return None
+    return private(HttpResponseRedirect(destination(link), status=303))
 
 
 def destination(link: PendingLink) -> str:
@@ -114,12 +129,14 @@ def destination(link: PendingLink) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
-def complete_login(request: HttpRequest, user, tokens: IssuedTokens, to: str) -> HttpResponse:
-    """Cookies, a Django login, and a 303 (never 307: the POST body holds the token, RFC 9700 §4.12)."""
+def complete_login(request: HttpRequest, user, tokens: IssuedTokens, to: str,
+                   response: HttpResponse | None = None) -> HttpResponse:
+    """Cookies, a Django login, and a 303 (never 307: the POST body holds the token, RFC 9700 §4.12), or
+    the ``response`` given (the check page's script reads JSON)."""
     if request.user.is_authenticated and request.user.pk != user.pk:
         logout(request)
     login(request, user, backend=BACKEND)
-    response = HttpResponseRedirect(to, status=303)
+    response = response or HttpResponseRedirect(to, status=303)
     set_session_cookies(request, response, tokens)
     browsers.ensure_browser_cookie(request, response)
     return private(response)
@@ -149,7 +166,7 @@ class LandingView(View):
         except InvalidLink as exc:
             replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
             if replay is None:
-                return _problem(request, exc.key)
+                return _problem(request, exc)
             context = {"token": token, "auto_submit": True, "ticket": _ticket(request)}
             return _page(request, "landing.html", context)
         try:
@@ -177,13 +194,13 @@ class LandingView(View):
         except InvalidLink as exc:
             replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
             if replay is None:
-                return _problem(request, exc.key)
+                return _problem(request, exc)
             if browsers.confirmed_elsewhere(replay, request):
                 return _page(request, "other_device.html")
             return complete_login(request, replay.session.user, tokens_for(replay.session),
                                   destination(replay.link))
         except MagicLinkError as exc:
-            return _problem(request, exc.key)
+            return _problem(request, exc)
         row = browsers.record_confirm(result.link, request)
         if browsers.confirmed_elsewhere(row, request):
             # The session goes to the tab that asked for the link; this device only vouched for it.
