@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 from phonenumbers import region_code_for_country_code
 
@@ -20,7 +21,7 @@ from .tokens import MAX_LIFETIME, MIN_LIFETIME
 
 __all__ = [
     "check_settings", "check_delivery", "check_deployment", "check_operations", "check_browser_login",
-    "check_shared_addresses", "METHODS",
+    "check_shared_addresses", "check_mail", "check_mail_deployment", "METHODS",
 ]
 
 # The methods the API serves: each needs a delivery backend.
@@ -223,6 +224,13 @@ def check_browser_login() -> list:
             "browser that confirmed it.",
             id="magiclink_auth.W020",
         ))
+    if BACKEND_PATH not in settings.AUTHENTICATION_BACKENDS and _pages_routed():
+        problems.append(Error(
+            f"The sign-in pages are routed but {BACKEND_PATH} is not in AUTHENTICATION_BACKENDS.",
+            hint="Add it: the link's page logs the person in, and Django drops that login at the next "
+                 "request (the account page then bounces back to sign-in) when the backend is not listed.",
+            id="magiclink_auth.E113",
+        ))
     if MIDDLEWARE_PATH in middleware and BACKEND_PATH not in settings.AUTHENTICATION_BACKENDS:
         problems.append(Warning(
             f"{BACKEND_PATH} is not in AUTHENTICATION_BACKENDS.",
@@ -239,6 +247,62 @@ def _sms_reaches_people() -> bool:
     except (ImportError, KeyError, TypeError):
         return True  # reported by check_delivery
     return getattr(backend, "reaches_people", True)
+
+
+def _pages_routed() -> bool:
+    try:
+        reverse("magiclink_auth_web:landing")
+    except NoReverseMatch:
+        return False
+    return True
+
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+DJANGO_MAIL_DELIVERY = "magiclink_auth.delivery.email.EmailBackend"
+
+
+def _site_mailer() -> tuple[str, str]:
+    """The site's mail backend and SMTP host: ``MAILERS["default"]`` from Django 6.1, else EMAIL_*."""
+    mailers = getattr(settings, "MAILERS", None)
+    if mailers:
+        default = mailers.get("default") or {}
+        return default.get("BACKEND", ""), (default.get("OPTIONS") or {}).get("host", "localhost")
+    return settings.EMAIL_BACKEND, settings.EMAIL_HOST
+
+
+def _smtp_to_localhost() -> bool:
+    """Links go out through Django's SMTP backend to its default host: usually no mail server at all, and
+    then every start call answers 200 while its link goes nowhere."""
+    config = app_settings.DELIVERY.get("email") if isinstance(app_settings.DELIVERY, dict) else None
+    if not isinstance(config, dict) or (config.get("OPTIONS") or {}).get("CONNECTION"):
+        return False
+    try:
+        uses_django_mail = issubclass(import_string(config.get("BACKEND", "")), import_string(DJANGO_MAIL_DELIVERY))
+    except (ImportError, TypeError):
+        return False
+    backend, host = _site_mailer()
+    return uses_django_mail and backend == SMTP_BACKEND and host in {"localhost", "127.0.0.1", "::1"}
+
+
+SMTP_MESSAGE = ("Links are emailed through Django's SMTP backend to EMAIL_HOST 'localhost', Django's default: "
+                "without a mail server there, start calls answer 200 and no link arrives.")
+SMTP_HINT = ("Set EMAIL_BACKEND to your provider (an anymail backend) or EMAIL_HOST to your SMTP server; "
+             "while developing, use django.core.mail.backends.console.EmailBackend.")
+
+
+@register(Tags.compatibility)
+def check_mail(app_configs=None, **kwargs):
+    if not _smtp_to_localhost():
+        return []
+    return [Warning(SMTP_MESSAGE, hint=SMTP_HINT, id="magiclink_auth.W114")]
+
+
+@register(Tags.compatibility, deploy=True)
+def check_mail_deployment(app_configs=None, **kwargs):
+    """``check --deploy``: the same as an error, since a production site must send its links."""
+    if not _smtp_to_localhost():
+        return []
+    return [Error(SMTP_MESSAGE, hint=SMTP_HINT, id="magiclink_auth.E114")]
 
 
 RATE_SETTINGS = (
