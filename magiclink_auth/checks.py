@@ -21,7 +21,7 @@ from .tokens import MAX_LIFETIME, MIN_LIFETIME
 
 __all__ = [
     "check_settings", "check_delivery", "check_deployment", "check_operations", "check_browser_login",
-    "check_shared_addresses", "check_mail", "check_mail_deployment", "METHODS",
+    "check_shared_addresses", "check_staff_links", "check_mail", "check_mail_deployment", "METHODS",
 ]
 
 # The methods the API serves: each needs a delivery backend.
@@ -303,6 +303,19 @@ def check_mail_deployment(app_configs=None, **kwargs):
     if not _smtp_to_localhost():
         return []
     return [Error(SMTP_MESSAGE, hint=SMTP_HINT, id="magiclink_auth.E114")]
+
+
+@register(Tags.security)
+def check_staff_links(app_configs=None, **kwargs):
+    if not app_settings.STAFF_LINK_LOGIN:
+        return []
+    return [Warning(
+        "STAFF_LINK_LOGIN is on: whoever can read a staff member's email can sign in to the admin with a "
+        "link, without the password (and without any second factor the password login has).",
+        hint="Keep it on only where staff mailboxes are as well guarded as admin passwords; the trade-off "
+             "is no admin passwords to phish, reuse or reset. Silence it with SILENCED_SYSTEM_CHECKS.",
+        id="magiclink_auth.W115",
+    )]
 
 
 RATE_SETTINGS = (

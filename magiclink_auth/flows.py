@@ -17,7 +17,7 @@ from . import account_changes, elevation, limits, signals
 from .conf import app_settings
 from .errors import MagicLinkError
 from .existing_users import SharedAddress, find_owner
-from .identifiers import mask, normalize
+from .identifiers import EMAIL, mask, normalize
 from .models import PendingLink, Profile
 from .network import client_ip
 from .notices import ACCOUNT_EXISTS, NO_ACCOUNT, queue_no_account_notice
@@ -27,7 +27,9 @@ from .tasks import queue_delivery
 from .tokens import consume, create_link, find_link, lock
 from .users import create_user, get_profile, mark_login_id_verified, stored_login_id
 
-__all__ = ["RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "verify"]
+__all__ = [
+    "RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "sign_in_staff", "verify",
+]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -241,6 +243,22 @@ def sign_up_or_in(method: str, login_id: str, *, uri: str | None, options: Login
         return sign_up(method, normalized, uri=uri, user_data=user_data or {}, options=options, meta=meta)
     return _sign_in_existing(method, normalized, user, uri=uri, options=options, meta=meta,
                              refresh_jwt=refresh_jwt)
+
+
+def sign_in_staff(address: str, *, uri: str, meta: RequestMeta) -> None:
+    """The admin login page's "email me a sign-in link": a sign-in link for an active staff user, and for
+    any other address nothing, answered alike (the limits count either way), so the page tells no one
+    which addresses are staff."""
+    login_id = normalize(EMAIL, address)
+    try:
+        user = find_owner(EMAIL, login_id)
+    except SharedAddress:
+        user = None
+    if user is None or not getattr(user, "is_staff", False) or is_disabled(user):
+        logger.info("Staff sign-in link not sent to %s: no active staff user has it", mask(EMAIL, login_id))
+        _answer_without_link(EMAIL, login_id, uri)
+        return
+    _sign_in_existing(EMAIL, login_id, user, uri=uri, options=LoginOptions(), meta=meta)
 
 
 def _user_for(link: PendingLink):

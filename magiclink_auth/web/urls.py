@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import pages, views
+from . import pages, staff, views
 
 app_name = "magiclink_auth_web"
 
@@ -11,5 +11,6 @@ urlpatterns = [
     path("auth/check/status/", pages.CheckStatusView.as_view(), name="check_status"),
     path("auth/account/", pages.AccountView.as_view(), name="account"),
     path("auth/logout/", pages.LogoutView.as_view(), name="logout"),
+    path("auth/staff-link/", staff.StaffLinkView.as_view(), name="staff_link"),
     path("auth/dev/outbox/", pages.OutboxView.as_view(), name="outbox"),
 ]
