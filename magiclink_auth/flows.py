@@ -140,7 +140,7 @@ def _send(
     return StartResult(method=method, masked_address=mask(method, target), link=link)
 
 
-def _owner(method: str, login_id: str, uri: str | None):
+def _owner(method: str, login_id: str, uri: str | None, meta: RequestMeta):
     """The user ``login_id`` leads to, or None; ``SharedAddress`` when several existing users have it.
 
     Enumeration-safe, a shared address answers as success with nothing sent, like a disabled user: the
@@ -153,13 +153,13 @@ def _owner(method: str, login_id: str, uri: str | None):
                        mask(method, login_id))
         if not app_settings.ENUMERATION_SAFE:
             raise
-        return None, _answer_without_link(method, login_id, uri)
+        return None, _answer_without_link(method, login_id, uri, meta)
 
 
 def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str, Any],
             options: LoginOptions, meta: RequestMeta) -> StartResult:
     login_id = normalize(method, login_id)
-    user, answered = _owner(method, login_id, uri)
+    user, answered = _owner(method, login_id, uri, meta)
     if answered:
         return answered
     if user is not None:
@@ -192,7 +192,7 @@ def _sign_in_existing(method: str, login_id: str, user, *, uri, options, meta,
 def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
             meta: RequestMeta, refresh_jwt: str | None = None) -> StartResult:
     login_id = normalize(method, login_id)
-    user, answered = _owner(method, login_id, uri)
+    user, answered = _owner(method, login_id, uri, meta)
     if answered:
         return answered
     if user is None:
@@ -234,7 +234,7 @@ def sign_up_or_in(method: str, login_id: str, *, uri: str | None, options: Login
                   meta: RequestMeta, user_data: dict[str, Any] | None = None,
                   refresh_jwt: str | None = None) -> StartResult:
     normalized = normalize(method, login_id)
-    user, answered = _owner(method, normalized, uri)
+    user, answered = _owner(method, normalized, uri, meta)
     if answered:
         return answered
     if user is None:
@@ -256,7 +256,7 @@ def sign_in_staff(address: str, *, uri: str, meta: RequestMeta) -> None:
         user = None
     if user is None or not getattr(user, "is_staff", False) or is_disabled(user):
         logger.info("Staff sign-in link not sent to %s: no active staff user has it", mask(EMAIL, login_id))
-        _answer_without_link(EMAIL, login_id, uri)
+        _answer_without_link(EMAIL, login_id, uri, meta)
         return
     _sign_in_existing(EMAIL, login_id, user, uri=uri, options=LoginOptions(), meta=meta)
 
