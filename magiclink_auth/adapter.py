@@ -45,6 +45,17 @@ class DefaultAdapter:
     def is_open_for_signup(self, request) -> bool:
         return True
 
+    def user_contact_field(self, user_model, method: str) -> str | None:
+        """The user model's field holding a user's address for ``method`` ("email" or "sms"), or None.
+
+        A start call for an address no login ID holds signs in the one user whose field holds it
+        (existing_users.py). Email: the model's ``EMAIL_FIELD``; phone: its ``PHONE_FIELD`` attribute, else
+        a field named ``phone`` when the model has one.
+        """
+        if method == "email":
+            return user_model.get_email_field_name()
+        return getattr(user_model, "PHONE_FIELD", "phone")
+
     def populate_user(self, user, user_data: dict[str, Any]) -> None:
         """Fill the Django user's own fields from the sign-up data (names; email when the model has one)."""
         for model_field, key in (("first_name", "givenName"), ("last_name", "familyName")):

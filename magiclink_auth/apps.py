@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,3 +13,17 @@ class MagicLinkAuthConfig(AppConfig):
 
         audit.connect()
         deactivation.connect()
+        self._offer_staff_links()
+
+    def _offer_staff_links(self) -> None:
+        """The admin's login page, with the "email me a sign-in link" form that ``STAFF_LINK_LOGIN`` shows.
+
+        Unless the site set its own login template: it then includes ours, or not, itself. With the setting
+        off the page is the admin's own, unchanged.
+        """
+        if not apps.is_installed("django.contrib.admin"):
+            return
+        from django.contrib import admin
+
+        if admin.site.login_template is None:
+            admin.site.login_template = "admin/magiclink_auth/login.html"

@@ -9,16 +9,19 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 from phonenumbers import region_code_for_country_code
 
 from .conf import app_settings
+from .existing_users import shared_addresses
 from .redirects import _parse, is_allowed
 from .tokens import MAX_LIFETIME, MIN_LIFETIME
 
 __all__ = [
     "check_settings", "check_delivery", "check_deployment", "check_operations", "check_browser_login",
-    "METHODS",
+    "check_shared_addresses", "check_staff_links", "check_mail", "check_mail_deployment", "METHODS",
 ]
 
 # The methods the API serves: each needs a delivery backend.
@@ -170,6 +173,26 @@ def check_operations(app_configs=None, **kwargs):
     return problems
 
 
+@register(Tags.database)
+def check_shared_addresses(app_configs=None, databases=None, **kwargs):
+    """Run by ``migrate`` and ``check --database default``: addresses no existing user can sign in with."""
+    if not databases or not app_settings.LINK_EXISTING_USERS:
+        return []
+    try:
+        count = shared_addresses()
+    except DatabaseError:
+        return []  # not migrated yet: migrate runs this check again afterwards
+    if not count:
+        return []
+    return [Warning(
+        f"{count} email address(es) are each on two or more users, none of whom has it as a login ID: "
+        "a sign-in with one of them is refused (E062112).",
+        hint="Give each user their own address, or a login ID (admin, login IDs); "
+             "`manage.py magiclink_link_users` lists them.",
+        id="magiclink_auth.W112",
+    )]
+
+
 MIDDLEWARE_PATH = "magiclink_auth.middleware.MagicLinkSessionMiddleware"
 BACKEND_PATH = "magiclink_auth.backends.MagicLinkBackend"
 
@@ -201,6 +224,13 @@ def check_browser_login() -> list:
             "browser that confirmed it.",
             id="magiclink_auth.W020",
         ))
+    if BACKEND_PATH not in settings.AUTHENTICATION_BACKENDS and _pages_routed():
+        problems.append(Error(
+            f"The sign-in pages are routed but {BACKEND_PATH} is not in AUTHENTICATION_BACKENDS.",
+            hint="Add it: the link's page logs the person in, and Django drops that login at the next "
+                 "request (the account page then bounces back to sign-in) when the backend is not listed.",
+            id="magiclink_auth.E113",
+        ))
     if MIDDLEWARE_PATH in middleware and BACKEND_PATH not in settings.AUTHENTICATION_BACKENDS:
         problems.append(Warning(
             f"{BACKEND_PATH} is not in AUTHENTICATION_BACKENDS.",
@@ -215,6 +245,84 @@ def check_browser_login() -> list:
             id="magiclink_auth.E023",
         ))
     return problems
+
+
+def _sms_reaches_people() -> bool:
+    """Whether the SMS backend sends real texts (a development backend only prints or files them)."""
+    try:
+        backend = import_string(app_settings.DELIVERY["sms"]["BACKEND"])
+    except (ImportError, KeyError, TypeError):
+        return True  # reported by check_delivery
+    return getattr(backend, "reaches_people", True)
+
+
+def _pages_routed() -> bool:
+    try:
+        reverse("magiclink_auth_web:landing")
+    except NoReverseMatch:
+        return False
+    return True
+
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+DJANGO_MAIL_DELIVERY = "magiclink_auth.delivery.email.EmailBackend"
+
+
+def _site_mailer() -> tuple[str, str]:
+    """The site's mail backend and SMTP host: ``MAILERS["default"]`` from Django 6.1, else EMAIL_*."""
+    mailers = getattr(settings, "MAILERS", None)
+    if mailers:
+        default = mailers.get("default") or {}
+        return default.get("BACKEND", ""), (default.get("OPTIONS") or {}).get("host", "localhost")
+    return settings.EMAIL_BACKEND, settings.EMAIL_HOST
+
+
+def _smtp_to_localhost() -> bool:
+    """Links go out through Django's SMTP backend to its default host: usually no mail server at all, and
+    then every start call answers 200 while its link goes nowhere."""
+    config = app_settings.DELIVERY.get("email") if isinstance(app_settings.DELIVERY, dict) else None
+    if not isinstance(config, dict) or (config.get("OPTIONS") or {}).get("CONNECTION"):
+        return False
+    try:
+        uses_django_mail = issubclass(import_string(config.get("BACKEND", "")), import_string(DJANGO_MAIL_DELIVERY))
+    except (ImportError, TypeError):
+        return False
+    backend, host = _site_mailer()
+    return uses_django_mail and backend == SMTP_BACKEND and host in {"localhost", "127.0.0.1", "::1"}
+
+
+SMTP_MESSAGE = ("Links are emailed through Django's SMTP backend to EMAIL_HOST 'localhost', Django's default: "
+                "without a mail server there, start calls answer 200 and no link arrives.")
+SMTP_HINT = ("Set EMAIL_BACKEND to your provider (an anymail backend) or EMAIL_HOST to your SMTP server; "
+             "while developing, use django.core.mail.backends.console.EmailBackend.")
+
+
+@register(Tags.compatibility)
+def check_mail(app_configs=None, **kwargs):
+    if not _smtp_to_localhost():
+        return []
+    return [Warning(SMTP_MESSAGE, hint=SMTP_HINT, id="magiclink_auth.W114")]
+
+
+@register(Tags.compatibility, deploy=True)
+def check_mail_deployment(app_configs=None, **kwargs):
+    """``check --deploy``: the same as an error, since a production site must send its links."""
+    if not _smtp_to_localhost():
+        return []
+    return [Error(SMTP_MESSAGE, hint=SMTP_HINT, id="magiclink_auth.E114")]
+
+
+@register(Tags.security)
+def check_staff_links(app_configs=None, **kwargs):
+    if not app_settings.STAFF_LINK_LOGIN:
+        return []
+    return [Warning(
+        "STAFF_LINK_LOGIN is on: whoever can read a staff member's email can sign in to the admin with a "
+        "link, without the password (and without any second factor the password login has).",
+        hint="Keep it on only where staff mailboxes are as well guarded as admin passwords; the trade-off "
+             "is no admin passwords to phish, reuse or reset. Silence it with SILENCED_SYSTEM_CHECKS.",
+        id="magiclink_auth.W115",
+    )]
 
 
 RATE_SETTINGS = (
@@ -243,7 +351,7 @@ def _rate_is_valid(rate) -> bool:
 def check_abuse_limits(app_configs=None, **kwargs):
     problems = []
     codes = app_settings.SMS_ALLOWED_COUNTRY_CODES
-    if not codes:
+    if not codes and _sms_reaches_people():
         problems.append(Warning(
             "SMS_ALLOWED_COUNTRY_CODES is empty: every SMS start call is refused (E062707).",
             hint="List the country calling codes your users have, e.g. [1, 44]; keep it short (SMS pumping).",

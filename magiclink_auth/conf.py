@@ -109,6 +109,11 @@ DEFAULTS: dict[str, Any] = {
     # When true, sign-in of an unknown login ID and sign-up of a known one answer like success and the
     # address is told what happened; when false they answer E062108 / E062107.
     "ENUMERATION_SAFE": True,
+    # A start call for an address no login ID holds signs in the one existing user whose email (or phone)
+    # field holds it (existing_users.py). False once `manage.py magiclink_link_users --apply` was run.
+    "LINK_EXISTING_USERS": True,
+    # The Django admin's login page also offers "email me a sign-in link", sent to staff users only.
+    "STAFF_LINK_LOGIN": False,
     # Dotted path of the adapter class holding the site's policy decisions.
     "ADAPTER": "magiclink_auth.adapter.DefaultAdapter",
     # Account changes (update email / phone, step-up, MFA, claims).

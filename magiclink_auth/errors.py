@@ -47,6 +47,9 @@ ERRORS: dict[str, ErrorSpec] = {
     "user_disabled": ErrorSpec("E062109", 403, "The user is disabled"),
     "address_in_use": ErrorSpec("E062110", 409, "The address belongs to another user"),
     "login_id_not_yours": ErrorSpec("E062111", 403, "The login ID is not the signed-in user's"),
+    "address_shared": ErrorSpec(
+        "E062112", 409, "Several users have this address and none has it as a login ID; ask the site to fix it"
+    ),
     # Redirect URIs.
     "uri_missing": ErrorSpec("E062201", 400, "No URI was given and no default redirect URL is configured"),
     "uri_not_allowed": ErrorSpec("E062202", 400, "The URI is not in the redirect allow-list"),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from . import account_changes, agents, crossdevice, elevation, limits, signals
 from .conf import app_settings
 from .errors import MagicLinkError
+from .existing_users import SharedAddress, find_owner
 from .identifiers import EMAIL, mask, normalize
 from .models import PendingLink, Profile
 from .network import client_ip
@@ -27,7 +28,6 @@ from .tasks import queue_delivery
 from .tokens import consume, create_link, find_link, lock
 from .users import (
     create_user,
-    find_user,
     get_profile,
     is_disabled,
     mark_login_id_verified,
@@ -36,7 +36,7 @@ from .users import (
 
 __all__ = [
     "RequestMeta", "StartResult", "VerifyResult", "LinkPreview", "sign_up", "sign_in", "sign_up_or_in", "verify",
-    "preview",
+    "preview", "sign_in_staff",
 ]
 
 logger = logging.getLogger("magiclink_auth")
@@ -195,12 +195,40 @@ def _caller(login_id: str, options: LoginOptions, refresh_jwt: str | None):
                                     revoke=options.revoke_other_sessions, refresh_jwt=refresh_jwt)
 
 
+def _owner(method: str, login_id: str, uri: str | None, meta: RequestMeta):
+    """The user ``login_id`` leads to, or None; ``SharedAddress`` when several existing users have it.
+
+    Enumeration-safe, a shared address answers as success with nothing sent, like a disabled user: the
+    caller is not told, and the site's administrator sees the warning of ``manage.py check``.
+    """
+    try:
+        return find_owner(method, login_id), None
+    except SharedAddress:
+        logger.warning("Start call for %s refused: several existing users have this address",
+                       mask(method, login_id))
+        if not app_settings.ENUMERATION_SAFE:
+            raise
+        return None, _answer_without_link(method, login_id, uri, meta)
+
+
+def _who(method: str, login_id: str, options: LoginOptions, refresh_jwt: str | None, uri: str | None,
+         meta: RequestMeta):
+    """The caller's session (step-up, MFA, revokeOtherSessions), the user the link is for, and the answer
+    already given when the address is shared by several existing users (enumeration-safe mode)."""
+    caller = _caller(login_id, options, refresh_jwt)
+    if caller:
+        return caller, caller.user, None
+    user, answered = _owner(method, login_id, uri, meta)
+    return None, user, answered
+
+
 def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str, Any],
             options: LoginOptions, meta: RequestMeta, refresh_jwt: str | None = None) -> StartResult:
     login_id = normalize(method, login_id)
-    caller = _caller(login_id, options, refresh_jwt)
-    return _sign_up(method, login_id, caller.user if caller else find_user(login_id), caller, uri=uri,
-                    user_data=user_data, options=options, meta=meta)
+    caller, user, answered = _who(method, login_id, options, refresh_jwt, uri, meta)
+    if answered:
+        return answered
+    return _sign_up(method, login_id, user, caller, uri=uri, user_data=user_data, options=options, meta=meta)
 
 
 def _sign_up(method: str, login_id: str, user, caller, *, uri, user_data, options, meta) -> StartResult:
@@ -234,8 +262,9 @@ def _sign_in_existing(method: str, login_id: str, user, caller, *, uri, options,
 def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
             meta: RequestMeta, refresh_jwt: str | None = None) -> StartResult:
     login_id = normalize(method, login_id)
-    caller = _caller(login_id, options, refresh_jwt)
-    user = caller.user if caller else find_user(login_id)
+    caller, user, answered = _who(method, login_id, options, refresh_jwt, uri, meta)
+    if answered:
+        return answered
     if user is None:
         if not app_settings.ENUMERATION_SAFE:
             raise MagicLinkError("user_not_found")
@@ -276,19 +305,36 @@ def sign_up_or_in(method: str, login_id: str, *, uri: str | None, options: Login
                   meta: RequestMeta, user_data: dict[str, Any] | None = None,
                   refresh_jwt: str | None = None) -> StartResult:
     login_id = normalize(method, login_id)
-    caller = _caller(login_id, options, refresh_jwt)
-    user = caller.user if caller else find_user(login_id)
+    caller, user, answered = _who(method, login_id, options, refresh_jwt, uri, meta)
+    if answered:
+        return answered
     if user is None:
         return _sign_up(method, login_id, None, None, uri=uri, user_data=user_data or {}, options=options,
                         meta=meta)
     return _sign_in_existing(method, login_id, user, caller, uri=uri, options=options, meta=meta)
 
 
+def sign_in_staff(address: str, *, uri: str, meta: RequestMeta) -> None:
+    """The admin login page's "email me a sign-in link": a sign-in link for an active staff user, and for
+    any other address nothing, answered alike (the limits count either way), so the page tells no one
+    which addresses are staff."""
+    login_id = normalize(EMAIL, address)
+    try:
+        user = find_owner(EMAIL, login_id)
+    except SharedAddress:
+        user = None
+    if user is None or not getattr(user, "is_staff", False) or is_disabled(user):
+        logger.info("Staff sign-in link not sent to %s: no active staff user has it", mask(EMAIL, login_id))
+        _answer_without_link(EMAIL, login_id, uri, meta)
+        return
+    _sign_in_existing(EMAIL, login_id, user, None, uri=uri, options=LoginOptions(), meta=meta)
+
+
 def _user_for(link: PendingLink):
     if link.purpose == PendingLink.Purpose.SIGN_UP:
         # Someone may have signed up with this address since the link was sent; the link proves
         # ownership of the address either way, so it signs into that account.
-        existing = find_user(link.login_id)
+        existing = find_owner(link.method, link.login_id)
         return (existing, False) if existing else (create_user(link.method, link.login_id, link.user_data), True)
     if link.purpose != PendingLink.Purpose.SIGN_UP and link.user is not None:
         return link.user, False
@@ -324,7 +370,9 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
             if profile.status == Profile.Status.INVITED:
                 profile.status = Profile.Status.ENABLED
                 profile.save(update_fields=["status"])
-            mark_login_id_verified(user, link.login_id)
+            # A sign-in of a user found by address (existing_users.py) records the login ID it proved.
+            mark_login_id_verified(user, link.login_id, method=link.method,
+                                   create=link.purpose not in account_changes.UPDATE_PURPOSES)
             _mark_contact_verified(profile, link)
             options = link.login_options
             session = open_session(

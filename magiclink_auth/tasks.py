@@ -35,6 +35,7 @@ from . import signals
 from .conf import app_settings
 from .delivery import LinkMessage, get_backend
 from .errors import DeliveryError
+from .identifiers import mask
 from .models import PendingLink
 from .sealing import seal, unseal
 
@@ -170,9 +171,12 @@ def deliver(link_id: int) -> str:
 
 
 def _failed(link: PendingLink, reason: str, *, retryable: bool, provider: str) -> str:
-    logger.warning(
-        "Delivery of link #%s by %s failed (attempt %s): %s",
-        link.pk, provider or link.method, link.delivery_attempts, reason,
+    # The first failure is an ERROR: a misconfigured mailer (no SMTP server) fails every link from the
+    # first one, and the start call has already answered 200. Retries of the same link log a warning.
+    logger.log(
+        logging.ERROR if link.delivery_attempts <= 1 else logging.WARNING,
+        "Delivery of link #%s to %s by %s failed (attempt %s): %s",
+        link.pk, mask(link.method, link.target), provider or link.method, link.delivery_attempts, reason,
     )
     signals.delivery_failed.send(sender=PendingLink, link=link, error=reason)
     next_attempt = timezone.now() + retry_delay(link.delivery_attempts)

@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import IntegrityError, models, transaction
 
 from .conf import app_settings
 from .errors import MagicLinkError
@@ -102,12 +102,24 @@ def stored_login_id(user, login_id: str) -> str:
     return LoginId.objects.get(value=login_id).value
 
 
-def mark_login_id_verified(user, value: str) -> None:
+def mark_login_id_verified(user, value: str, *, method: str = "", create: bool = False) -> None:
     """Mark the user's login ID ``value`` verified (a link to it was used), and keep the user's login IDs
-    on the user for the ``user_json`` of the same request: one query, and an UPDATE only when needed."""
+    on the user for the ``user_json`` of the same request: one query, and an UPDATE only when needed.
+
+    ``create``: the user was found by the address on the user model and has no such login ID yet; the link
+    proved the address, so it becomes a verified login ID, unless someone took it meanwhile (the link is
+    then refused as outdated).
+    """
     rows = list(LoginId.objects.filter(user=user).values_list("value", "verified"))
     if any(row_value == value and not verified for row_value, verified in rows):
         LoginId.objects.filter(user=user, value=value).update(verified=True)
+    if create and all(row_value != value for row_value, _ in rows):
+        try:
+            with transaction.atomic():
+                LoginId.objects.create(user=user, method=method, value=value, verified=True)
+        except IntegrityError:
+            raise MagicLinkError("link_stale") from None
+        rows.append((value, True))
     user._magiclink_login_ids = [row_value for row_value, _ in rows]
 
 

@@ -1,6 +1,7 @@
 """SMS pumping guard: country allow-list, cap per destination prefix, site-wide budget; and their checks."""
 
 import pytest
+from django.conf import settings as django_settings
 
 from magiclink_auth.checks import check_abuse_limits
 
@@ -102,10 +103,21 @@ def test_counts_must_be_whole_numbers(limits, setting, value):
     assert "magiclink_auth.E033" in check_ids()
 
 
-def test_the_defaults_pass_every_check_but_the_sms_warning(settings):
+def test_the_defaults_pass_every_check(settings):
+    """The default SMS backend prints to the console: no text goes out, so no country list is needed."""
     settings.DEBUG = True
     settings.MAGICLINK_AUTH = {"PROJECT_ID": "P2x", "REDIRECT_URLS": ["https://app.example.com/"]}
-    assert check_ids() == {"magiclink_auth.W030"}
+    assert check_ids() == set()
+
+
+def test_a_development_sms_backend_takes_any_number_and_needs_no_country_list(api, limits, tmp_path):
+    path = tmp_path / "sms.jsonl"
+    sms = {"BACKEND": "magiclink_auth.delivery.dev.FileBackend", "OPTIONS": {"PATH": str(path)}}
+    limits(SMS_ALLOWED_COUNTRY_CODES=[], DELIVERY={**django_settings.MAGICLINK_AUTH["DELIVERY"], "sms": sms})
+    response = api.post(SMS, {"loginId": "+81 3-1234-5678"})
+    assert response.status_code == 200, response.content
+    assert "+81312345678" in path.read_text()
+    assert "magiclink_auth.W030" not in check_ids()
 
 
 def test_throttle_cache_must_exist(limits):

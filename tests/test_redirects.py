@@ -1,4 +1,4 @@
-"""The redirect allow-list: a link only ever points at the site's own URLs (SECURITY.md matrix)."""
+"""The redirect allow-list: a link only ever points at the site's own URLs (the attack matrix of docs/security.md)."""
 
 import pytest
 

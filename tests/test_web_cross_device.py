@@ -204,3 +204,9 @@ def test_the_mail_text_says_it_signs_in_the_device_that_asked(api, outbox, local
         text = render(outbox[-1], part)
         assert expected in text
         assert ("Never type a number" if locale == "en" else "Ne saisissez jamais un nombre") in text
+def test_the_check_page_polls_its_status_url_and_keeps_the_pending_ref_in_the_session(client, outbox):
+    ask_for_link(client)
+    page = client.get("/auth/check/")
+    assert page.status_code == 200
+    assert b"/auth/check/status/" in page.content
+    assert client.session["magiclink_pending"]["pendingRef"].encode() not in page.content

@@ -117,10 +117,13 @@ def test_a_used_link_in_another_browser_shows_the_used_page(client, outbox):
     assert "DS" not in response.cookies
 
 
-def test_the_same_browser_after_the_replay_window_sees_the_used_page(client, outbox):
+def test_the_same_browser_after_the_replay_window_is_sent_on_while_signed_in_and_warned_once_out(client, outbox):
     ask_for_link(client)
     confirm(client, token_in(outbox[-1]))
     PendingLink.objects.update(consumed_at=timezone.now() - timedelta(seconds=61))
+    still_signed_in = confirm(client, token_in(outbox[-1]))
+    assert still_signed_in.status_code == 303 and still_signed_in["Location"] == "/auth/account/"
+    client.post("/auth/logout/")
     response = confirm(client, token_in(outbox[-1]))
     assert response.status_code == 410 and b"already used" in response.content
 

@@ -125,10 +125,15 @@ class ProfileAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("sessions"))
     def sessions_link(self, obj: Profile) -> str:
+        # The add page shows an unsaved profile: nothing to link to yet.
+        if obj.user_id is None:
+            return "-"
         return link_to_changelist(RefreshSession, _("All sessions (revoke from there)"), user=obj.user_id)
 
     @admin.display(description=_("audit log"))
     def audit_link(self, obj: Profile) -> str:
+        if obj.user_id is None:
+            return "-"
         return link_to_changelist(AuditEvent, _("Audit events"), user=obj.user_id)
 
     @admin.action(description=_("Revoke all sessions of the selected users"), permissions=["change"])

@@ -1,4 +1,4 @@
-"""Update email and update phone (PROTOCOL.md): authorised by the refresh JWT, answered like a start call."""
+"""Update email and update phone (docs/protocol.md): authorised by the refresh JWT, answered like a start call."""
 
 from __future__ import annotations
 

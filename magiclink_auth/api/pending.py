@@ -1,4 +1,4 @@
-"""POST /v1/auth/magiclink/pending-session: the cross-device hand-over (PROTOCOL.md, "Beyond the hosted API").
+"""POST /v1/auth/magiclink/pending-session: the cross-device hand-over (docs/protocol.md, "Beyond the hosted API").
 
 The tab that asked for a link with ``loginOptions.crossDevice`` polls here with its ``pendingRef``: E062503
 until the link is confirmed on any device, then the JWT response (and cookies) once.

@@ -1,4 +1,4 @@
-"""The HTTP API of PROTOCOL.md. Views parse, call one flow, and render; the rules live in ``flows.py``."""
+"""The HTTP API of docs/protocol.md. Views parse, call one flow, and render; the rules live in ``flows.py``."""
 
 from __future__ import annotations
 

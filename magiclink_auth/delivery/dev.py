@@ -28,6 +28,7 @@ class ConsoleBackend(BaseBackend):
     """Writes the message to standard output (the development server's terminal)."""
 
     provider = "console"
+    reaches_people = False
 
     def deliver(self, message: LinkMessage) -> DeliveryResult:
         stream = self.options.get("STREAM") or sys.stdout
@@ -40,6 +41,7 @@ class FileBackend(BaseBackend):
     """Appends each message as one JSON line to ``OPTIONS["PATH"]``."""
 
     provider = "file"
+    reaches_people = False
 
     def deliver(self, message: LinkMessage) -> DeliveryResult:
         path = Path(self.options["PATH"])
@@ -52,7 +54,10 @@ class FileBackend(BaseBackend):
 
 
 class MemoryBackend(BaseBackend):
-    """Appends to ``outbox``. Set ``MemoryBackend.fail_with`` to an exception to simulate an outage."""
+    """Appends to ``outbox``. Set ``MemoryBackend.fail_with`` to an exception to simulate an outage.
+
+    It stands in for a provider in tests, so every limit applies to it as to a real one (``reaches_people``).
+    """
 
     provider = "memory"
     fail_with: Exception | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import smtplib
+
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.core.mail import EmailMultiAlternatives, get_connection
 
@@ -67,5 +69,13 @@ def _retryable(exc: Exception) -> bool:
 
 
 def _status_note(exc: Exception) -> str:
+    """The provider's reason, where it cannot carry the message or an address: an HTTP status, an SMTP
+    reply code, or the operating system's words for a connection that failed."""
     status = getattr(exc, "status_code", None)
-    return f" (HTTP {status})" if isinstance(status, int) else ""
+    if isinstance(status, int):
+        return f" (HTTP {status})"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f" (SMTP {exc.smtp_code})"
+    if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException) and exc.strerror:
+        return f" ({exc.strerror})"
+    return ""

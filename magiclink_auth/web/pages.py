@@ -11,12 +11,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
-from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from .. import crossdevice, flows, sessions
 from ..api.throttling import StartIPThrottle
@@ -32,7 +32,7 @@ from . import browsers
 from .links import landing_url
 from .views import _page, complete_login, private
 
-__all__ = ["StartView", "CheckView", "AccountView", "LogoutView", "OutboxView"]
+__all__ = ["StartView", "CheckView", "CheckStatusView", "AccountView", "LogoutView", "OutboxView"]
 
 PENDING_KEY = "magiclink_pending"
 
@@ -52,7 +52,9 @@ def _send(request: HttpRequest, login_id: str) -> None:
     per_ip = StartIPThrottle()
     if not per_ip.allow_request(request, None):
         raise per_ip.refuse()
-    method = EMAIL if "@" in login_id else SMS
+    method = _method_of(login_id)
+    if method is None:
+        raise MagicLinkError("invalid_arguments", WHAT_TO_TYPE["neither"])
     # Cross-device: the link may be opened on another device, which then signs this browser in once the
     # person types the number this browser shows (crossdevice.py).
     result = flows.sign_up_or_in(
@@ -63,8 +65,28 @@ def _send(request: HttpRequest, login_id: str) -> None:
                                     "pendingRef": result.handover.pending_ref, "number": result.handover.number}
 
 
+# What to type, for a person whose input was not an address: the API's "invalid phone" would puzzle
+# someone who typed a name or a half-finished email.
+WHAT_TO_TYPE = {
+    "invalid_email": "That email address is not valid: type it as name@example.com.",
+    "invalid_phone": "That phone number is not valid: type it with its country code, such as +1 415 555 2671.",
+    "neither": "Type an email address (name@example.com) or a phone number with its country code "
+               "(+1 415 555 2671).",
+}
+PHONE_CHARACTERS = set("+0123456789 ()-./")
+
+
+def _method_of(login_id: str) -> str | None:
+    """Email when there is an @, SMS when it is written like a phone number, else None."""
+    if "@" in login_id:
+        return EMAIL
+    if any(ch.isdigit() for ch in login_id) and set(login_id) <= PHONE_CHARACTERS:
+        return SMS
+    return None
+
+
 def _refused(request: HttpRequest, template: str, context: dict, exc: MagicLinkError) -> HttpResponse:
-    message = exc.message
+    message = WHAT_TO_TYPE.get(exc.key, exc.message)  # invalid_arguments carries its own
     if exc.key == "resend_cooldown":
         # The flows hold a resend back only while the last link is unused (limits.py); say it for a person.
         message = f"A link was just sent. You can ask for another in {exc.retry_after} seconds."
@@ -105,11 +127,9 @@ class CheckView(View):
         return {
             "masked": pending["masked"],
             "channel": "phone" if pending["method"] == SMS else "inbox",
-            "pending_ref": pending["pendingRef"],
             "number": pending.get("number") or "",
-            "project_id": app_settings.PROJECT_ID,
             "poll_ms": int(app_settings.PENDING_POLL_INTERVAL.total_seconds() * 1000),
-            "pending_url": reverse("magiclink_auth_pending_session"),
+            "status_url": _url("check_status"),
             "account_url": _url("account"),
         }
 
@@ -132,11 +152,41 @@ class CheckView(View):
             return _site_page(request, "check.html", context)
         # Without script: the person says they clicked the link; collect the session if it is there.
         try:
-            collected = crossdevice.collect(pending["pendingRef"])
+            return _collect(request, pending)
         except MagicLinkError as exc:
             return _site_page(request, "check.html", {**self._context(pending), "error": exc.message}, 409)
-        del request.session[PENDING_KEY]
-        return complete_login(request, collected.tokens.session.user, collected.tokens, _url("account"))
+
+
+def _collect(request: HttpRequest, pending: dict, response: HttpResponse | None = None) -> HttpResponse:
+    """Sign this browser in with the session its link handed over; E062503 while it waits."""
+    collected = crossdevice.collect(pending["pendingRef"])
+    del request.session[PENDING_KEY]
+    return complete_login(request, collected.tokens.session.user, collected.tokens, _url("account"), response)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class CheckStatusView(View):
+    """What the check page's script polls. Waiting is the normal state, so it answers 200 ``{"pending":
+    true}``, not the API's 401 E062503, which Django would log as a warning and the browser's console
+    as an error at every poll; then ``{"next": url}`` with the session cookies and a Django login.
+
+    No CSRF token: the link confirmed in another tab of this browser logs in, which rotates the token the
+    page holds. Nothing is forged by a cross-site POST either: it can only collect the session this
+    browser's own sign-in is waiting for (its reference is in the session, never in the request).
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        pending = request.session.get(PENDING_KEY)
+        if not pending:
+            return private(JsonResponse({"error": "Nothing is waiting for a link here."}, status=410))
+        try:
+            return _collect(request, pending, JsonResponse({"next": _url("account")}))
+        except MagicLinkError as exc:
+            if exc.key == "pending":
+                return private(JsonResponse({"pending": True}))
+            return private(JsonResponse({"error": exc.message}, status=410))
 
 
 class AccountView(View):
@@ -177,9 +227,13 @@ class OutboxView(View):
             raise Http404
         messages = [{"to": m.recipient, "channel": m.channel, "purpose": m.purpose, "url": m.url}
                     for m in list(dev.outbox)]
-        for config in app_settings.DELIVERY.values():
-            if config.get("BACKEND", "").endswith("dev.FileBackend"):
-                messages += _read_file(Path(config.get("OPTIONS", {}).get("PATH", "")))
+        # Email and SMS may share one file (the example site's do): read each file once.
+        paths = {
+            Path(config.get("OPTIONS", {}).get("PATH", "")): None
+            for config in app_settings.DELIVERY.values() if config.get("BACKEND", "").endswith("dev.FileBackend")
+        }
+        for path in paths:
+            messages += _read_file(path)
         return _site_page(request, "outbox.html", {"sent": list(reversed(messages))})
 
 

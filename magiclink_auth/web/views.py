@@ -30,12 +30,12 @@ from ..backends import BACKEND
 from ..conf import app_settings
 from ..cookies import set_session_cookies
 from ..errors import InvalidLink, MagicLinkError
+from ..existing_users import SharedAddress, find_owner
 from ..limits import RateLimited
 from ..models import BrowserLogin, PendingLink
 from ..reporting import protect, scrub_query
 from ..sessions import IssuedTokens, tokens_for
 from ..tokens import find_link
-from ..users import find_user
 from . import browsers
 
 __all__ = ["LandingView", "BACKEND", "private", "start_url", "complete_login"]
@@ -101,9 +101,20 @@ def _ticket_ok(request: HttpRequest) -> bool:
     return value == browsers.browser_id(request)
 
 
-def _problem(request: HttpRequest, key: str, retry_after: int | None = None) -> HttpResponse:
-    name, status = PROBLEMS.get(key, ("link_invalid.html", 400))
+def _owner_of(link: PendingLink):
+    try:
+        return find_owner(link.method, link.login_id)
+    except SharedAddress:
+        return None
+
+
+def _problem(request: HttpRequest, exc: MagicLinkError) -> HttpResponse:
+    signed_in = _already_signed_in(request, exc)
+    if signed_in is not None:
+        return signed_in
+    name, status = PROBLEMS.get(exc.key, ("link_invalid.html", 400))
     response = _page(request, name, status=status)
+    retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         response["Retry-After"] = str(retry_after)
     return response
@@ -120,6 +131,18 @@ def _within_limits(request: HttpRequest, token: str, *, confirming: bool) -> Non
         raise per_token.refuse()
 
 
+def _already_signed_in(request: HttpRequest, exc: MagicLinkError) -> HttpResponse | None:
+    """A used link opened in a browser already signed in as its owner (the other device completed the
+    sign-in, or a late second click) is no alarm: the person is where the link would take them."""
+    link = getattr(exc, "link", None)
+    if exc.key != "link_used" or link is None or not request.user.is_authenticated:
+        return None
+    owner = link.user or _owner_of(link)
+    if owner is None or owner.pk != request.user.pk:
+        return None
+    return private(HttpResponseRedirect(destination(link), status=303))
+
+
 def destination(link: PendingLink) -> str:
     """Where the browser goes after login: the ``next`` bound into the link's URI (a local path only),
     else ``LOGIN_REDIRECT_URL``. Never a URL taken from the request."""
@@ -129,13 +152,15 @@ def destination(link: PendingLink) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
-def complete_login(request: HttpRequest, user, tokens: IssuedTokens, to: str) -> HttpResponse:
-    """Cookies, a Django login, and a 303 (never 307: the POST body holds the token, RFC 9700 §4.12)."""
+def complete_login(request: HttpRequest, user, tokens: IssuedTokens, to: str,
+                   response: HttpResponse | None = None) -> HttpResponse:
+    """Cookies, a Django login, and a 303 (never 307: the POST body holds the token, RFC 9700 §4.12), or
+    the ``response`` given (the check page's script reads JSON)."""
     if request.user.is_authenticated and request.user.pk != user.pk:
         logout(request)
     login(request, user, backend=BACKEND)
     browsers.remember_session(request, tokens.session)
-    response = HttpResponseRedirect(to, status=303)
+    response = response or HttpResponseRedirect(to, status=303)
     set_session_cookies(request, response, tokens)
     browsers.ensure_browser_cookie(request, response)
     return private(response)
@@ -173,19 +198,19 @@ class LandingView(View):
         try:
             _within_limits(request, token, confirming=False)
         except RateLimited as exc:
-            return _problem(request, exc.key, exc.retry_after)
+            return _problem(request, exc)
         try:
             link = find_link(token)
         except InvalidLink as exc:
             replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
             if replay is None:
-                return _problem(request, exc.key)
+                return _problem(request, exc)
             context = {"token": token, "auto_submit": True, "ticket": _ticket(request)}
             return _page(request, "landing.html", context)
         what = flows.preview(link, browsers.opener(request))
         # The account this browser ends up in: the address's (sign-in), the requester's (update) or the
         # owner's (merge, which is confirmed signed in as that owner).
-        owner = find_user(link.login_id) if what.kind == "merge" else link.user or find_user(link.login_id)
+        owner = _owner_of(link) if what.kind == "merge" else link.user or _owner_of(link)
         signed_in_as_other = request.user.is_authenticated and (owner is None or owner.pk != request.user.pk)
         # Confirmed by script only in the browser (or, for an update, the session) that asked, where nothing
         # is to be typed or decided; anywhere else the person reads what will happen and clicks.
@@ -213,13 +238,13 @@ class LandingView(View):
         try:
             _within_limits(request, token, confirming=True)
         except RateLimited as exc:
-            return _problem(request, exc.key, exc.retry_after)
+            return _problem(request, exc)
         try:
             result = flows.verify(token, flows.RequestMeta.of(request, opener=opener))
         except InvalidLink as exc:
             replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
             if replay is None:
-                return _problem(request, exc.key)
+                return _problem(request, exc)
             if browsers.confirmed_elsewhere(replay, request):
                 return _page(request, "other_device.html")
             return complete_login(request, replay.session.user, tokens_for(replay.session),
@@ -227,7 +252,7 @@ class LandingView(View):
         except MagicLinkError as exc:
             if exc.key in RETRY_WITH_NUMBER:
                 return self._review(request, token, exc)
-            return _problem(request, exc.key)
+            return _problem(request, exc)
         row = browsers.record_confirm(result.link, request)
         if browsers.confirmed_elsewhere(row, request):
             # The session goes to the tab that asked for the link; this device only vouched for it.

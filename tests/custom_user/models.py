@@ -1,4 +1,4 @@
-"""A user model unlike Django's: UUID primary key, email as USERNAME_FIELD, no username at all."""
+"""A user model unlike Django's: UUID primary key, email as USERNAME_FIELD, no username, a phone field."""
 
 import uuid
 
@@ -22,6 +22,8 @@ class EmailUser(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
+    # Written as people type it: the app finds a user by it in E.164 (existing_users.py).
+    phone = models.CharField(max_length=32, blank=True)
 
     objects = EmailUserManager()
 

@@ -1,0 +1,34 @@
+"""The check page's poll: waiting is the normal state, so it neither logs a warning nor shows the browser an
+error at each poll; once the link is confirmed elsewhere it signs this browser in."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.test import Client
+
+from tests.web_helpers import ask_for_link, confirm, token_in
+
+pytestmark = pytest.mark.django_db
+
+STATUS = "/auth/check/status/"
+
+
+def test_polling_while_the_link_waits_answers_200_and_logs_nothing(client, outbox, caplog):
+    ask_for_link(client)
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            response = client.post(STATUS)
+            assert response.status_code == 200 and response.json() == {"pending": True}
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_the_poll_after_a_confirm_on_another_device_signs_this_browser_in(client, outbox):
+    ask_for_link(client)
+    confirm(Client(), token_in(outbox[-1]))
+    response = client.post(STATUS)
+    assert response.status_code == 200 and response.json() == {"next": "/auth/account/"}
+    assert {"DS", "DSR"} <= set(response.cookies)
+    assert "You are signed in" in client.get("/auth/account/").content.decode()
+    assert client.post(STATUS).status_code == 410
