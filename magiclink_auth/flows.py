@@ -195,7 +195,7 @@ def _caller(login_id: str, options: LoginOptions, refresh_jwt: str | None):
                                     revoke=options.revoke_other_sessions, refresh_jwt=refresh_jwt)
 
 
-def _owner(method: str, login_id: str, uri: str | None, meta: RequestMeta):
+def _owner(method: str, login_id: str, uri: str | None, meta: RequestMeta, options: LoginOptions):
     """The user ``login_id`` leads to, or None; ``SharedAddress`` when several existing users have it.
 
     Enumeration-safe, a shared address answers as success with nothing sent, like a disabled user: the
@@ -208,7 +208,7 @@ def _owner(method: str, login_id: str, uri: str | None, meta: RequestMeta):
                        mask(method, login_id))
         if not app_settings.ENUMERATION_SAFE:
             raise
-        return None, _answer_without_link(method, login_id, uri, meta)
+        return None, _answer_without_link(method, login_id, uri, meta, options)
 
 
 def _who(method: str, login_id: str, options: LoginOptions, refresh_jwt: str | None, uri: str | None,
@@ -218,7 +218,7 @@ def _who(method: str, login_id: str, options: LoginOptions, refresh_jwt: str | N
     caller = _caller(login_id, options, refresh_jwt)
     if caller:
         return caller, caller.user, None
-    user, answered = _owner(method, login_id, uri, meta)
+    user, answered = _owner(method, login_id, uri, meta, options)
     return None, user, answered
 
 
@@ -325,7 +325,7 @@ def sign_in_staff(address: str, *, uri: str, meta: RequestMeta) -> None:
         user = None
     if user is None or not getattr(user, "is_staff", False) or is_disabled(user):
         logger.info("Staff sign-in link not sent to %s: no active staff user has it", mask(EMAIL, login_id))
-        _answer_without_link(EMAIL, login_id, uri, meta)
+        _answer_without_link(EMAIL, login_id, uri, meta, LoginOptions())
         return
     _sign_in_existing(EMAIL, login_id, user, None, uri=uri, options=LoginOptions(), meta=meta)
 

@@ -8,7 +8,7 @@ import logging
 import pytest
 from django.test import Client
 
-from tests.web_helpers import ask_for_link, confirm, token_in
+from tests.web_helpers import ask_for_link, confirm_with_number, number_shown, token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def test_polling_while_the_link_waits_answers_200_and_logs_nothing(client, outbo
 
 def test_the_poll_after_a_confirm_on_another_device_signs_this_browser_in(client, outbox):
     ask_for_link(client)
-    confirm(Client(), token_in(outbox[-1]))
+    confirm_with_number(Client(), token_in(outbox[-1]), number_shown(client))
     response = client.post(STATUS)
     assert response.status_code == 200 and response.json() == {"next": "/auth/account/"}
     assert {"DS", "DSR"} <= set(response.cookies)

@@ -143,11 +143,11 @@ def test_pending_session_needs_the_project_id(api):
     assert response.status_code == 401 and response.json()["errorCode"] == "E011102"
 
 
-def test_the_check_page_shows_the_number_and_polls_with_its_pending_ref(client, outbox):
+def test_the_check_page_shows_the_number_and_polls_its_status_url(client, outbox):
     ask_for_link(client)
     page = client.get("/auth/check/")
     assert page.status_code == 200
-    assert b"pendingRef" in page.content and b"E062503" in page.content
+    assert b"/auth/check/status/" in page.content
     assert number_shown(client).isdigit()
 
 

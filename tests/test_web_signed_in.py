@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.web_helpers import ask_for_link, confirm, link_path, token_in
+from tests.web_helpers import ask_for_link, confirm, confirm_with_number, link_path, number_shown, token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ def signed_in_elsewhere(client, outbox):
     """The browser that asked for a link, signed in because the person confirmed it on another device."""
     ask_for_link(client, "ada@example.com")
     other_device = Client()
-    assert b"other device" in confirm(other_device, token_in(outbox[-1])).content
+    assert b"other device" in confirm_with_number(other_device, token_in(outbox[-1]), number_shown(client)).content
     assert client.post("/auth/check/", {"action": "continue"}).status_code == 303
     return client, outbox[-1]
 
