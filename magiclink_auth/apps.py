@@ -10,6 +10,8 @@ class MagicLinkAuthConfig(AppConfig):
     def ready(self) -> None:
         # Signal receivers (account changes, audit log) and system checks.
         from . import account_changes, audit, checks  # noqa: F401
+        from .api import middleware
         from .web import browsers  # noqa: F401 - connects the cross-device signal receiver
 
         audit.connect()
+        middleware.connect()
