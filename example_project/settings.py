@@ -23,6 +23,8 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-insecure-key-c
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [
+    # First, so that its runserver (a longer listen backlog) wins over staticfiles' own.
+    "example_project",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -32,7 +34,6 @@ INSTALLED_APPS = [
     "rest_framework",
     *(["django_tasks"] if django.VERSION < (6, 0) else []),
     "magiclink_auth",
-    "example_project",
 ]
 
 MIDDLEWARE = [
