@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, OperationalError, connection
 
-from magiclink_auth.models import PendingLink, RefreshSession
+from magiclink_auth.models import AuditEvent, PendingLink, RefreshSession
 from tests import task_backends
 from tests.conftest import token_of
 
@@ -104,6 +104,28 @@ def test_a_fault_after_the_link_is_consumed_leaves_it_unconsumed_and_makes_nothi
     verified = api.post(VERIFY, {"token": token})
     assert verified.status_code == 200, verified.content
     assert RefreshSession.objects.count() == 1 and get_user_model().objects.count() == 1
+
+
+def test_a_fault_recording_the_start_leaves_no_link_and_sends_nothing(api, outbox):
+    """The audit event (and any receiver of link_requested) is part of the start's transaction."""
+    with database_fault(f"INSERT INTO {quoted(AuditEvent)}", after=f"UPDATE {quoted(PendingLink)}") as fault:
+        response = api.post(SIGNUP, {"loginId": "ada@example.com"})
+
+    assert fault.fired == 1
+    assert_unavailable(response, "E011201")
+    assert PendingLink.objects.count() == 0 and outbox == []
+
+
+def test_a_fault_recording_the_verify_leaves_the_link_unconsumed_and_no_session(api, outbox):
+    """The audit event and the cross-device hand-over (receivers of link_verified) commit with the session."""
+    api.post(SIGNUP, {"loginId": "ada@example.com"})
+    token = token_of(outbox[-1])
+
+    with database_fault(f"INSERT INTO {quoted(AuditEvent)}", after=f"INSERT INTO {quoted(RefreshSession)}"):
+        assert_unavailable(api.post(VERIFY, {"token": token}), "E011201")
+
+    assert PendingLink.objects.get().consumed_at is None and RefreshSession.objects.count() == 0
+    assert api.post(VERIFY, {"token": token}).status_code == 200
 
 
 def test_a_verify_that_answered_200_left_a_live_session(api, outbox):
