@@ -173,3 +173,41 @@ def test_the_email_provider_failing_then_recovering(tmp_path, sqlite_template):
     assert "sent 5" in first and "nothing due" in again, (first, again)
     assert {address: len(found) for address, found in tokens.items()} == dict.fromkeys(addresses, 1)
     assert verified == [200] * 5
+
+
+def test_a_read_only_database_answers_503_and_then_recovers(proxied_site):
+    """A standby promoted late, a database switched read-only for maintenance: PostgreSQL's 25006."""
+    import psycopg
+
+    site, _ = proxied_site
+    parts = urlsplit(site.database_url)
+    name = parts.path.lstrip("/")
+    admin = f"postgres://{parts.username}@{postgres_url().split('@', 1)[1].split('/', 1)[0]}/postgres"
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    during = site.sign_up("ada@example.com")
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+    after = site.sign_up("ada@example.com")
+
+    assert_unavailable(during, {"E011203"})
+    assert after.status == 200
+    assert Counter(message["to"] for message in site.messages()) == {"ada@example.com": 1}
+
+
+def test_a_sqlite_file_locked_past_the_busy_timeout_answers_503_and_then_recovers(tmp_path, sqlite_template):
+    import sqlite3
+
+    site = LiveSite.on_sqlite(tmp_path, sqlite_template, extra_env={"LIVE_SQLITE_TIMEOUT": "0.5"}).start()
+    try:
+        holder = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another process writing for longer than the busy timeout
+        during = site.sign_up("ada@example.com")
+        holder.execute("ROLLBACK")
+        holder.close()
+        after = site.sign_up("ada@example.com")
+    finally:
+        site.stop()
+
+    assert_unavailable(during, {"E011202"})
+    assert after.status == 200
