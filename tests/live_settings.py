@@ -5,7 +5,8 @@ in a subprocess by tests/live_site.py, with what those tests need on top:
   429 (the limits' own concurrency is tested in test_throttling.py);
 - links written as JSON lines to ``LIVE_OUTBOX``, or with ``LIVE_SMTP_PORT`` sent by Django's SMTP backend
   to a server on that loopback port;
-- delivery retries due at once, so that a test need not wait out the backoff.
+- delivery retries due at once, and an attempt cut short by a fault due again after a second (its claim), so
+  that a test need not wait out the backoff.
 """
 
 import os
@@ -20,6 +21,7 @@ MAGICLINK_AUTH = {
     "REFRESH_RATE_PER_SESSION": "100000/hour",
     "RESEND_COOLDOWN": 0,
     "DELIVERY_RETRY_BACKOFF": 0,
+    "DELIVERY_CLAIM_TIMEOUT": 1,
 }
 if os.environ.get("LIVE_SMTP_PORT"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
