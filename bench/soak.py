@@ -254,7 +254,7 @@ def main() -> None:
     env = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "bench_settings", "PYTHONPATH": f"{ROOT}:{BENCH_DIR}",
         "BENCH_MAILBOX": str(mailbox), "BENCH_TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
-        "DB_CONN_MAX_AGE": "60",
+        "DB_CONN_MAX_AGE": "60", "BENCH_CACHE_PREFIX": os.environ.get("BENCH_CACHE_PREFIX", "soak"),
     }
     recreate_database(database_url)
     python = sys.executable
