@@ -9,7 +9,7 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "0")
 
 from example_project.settings import *  # noqa: E402,F403
-from example_project.settings import DATABASES, INSTALLED_APPS, MAGICLINK_AUTH  # noqa: E402
+from example_project.settings import CACHES, DATABASES, INSTALLED_APPS, MAGICLINK_AUTH  # noqa: E402
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
@@ -34,6 +34,10 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "60"))
     if os.environ.get("BENCH_DB_NAME"):  # a gunicorn worker joining the database the harness made
         DATABASES["default"]["NAME"] = os.environ["BENCH_DB_NAME"]
+
+# A Redis database shared with other work (a test run on the same machine, say): the bench's keys apart.
+if os.environ.get("BENCH_CACHE_PREFIX"):
+    CACHES["default"]["KEY_PREFIX"] = os.environ["BENCH_CACHE_PREFIX"]
 
 # The database task backend is what a production site runs: the request only inserts the task row.
 INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]

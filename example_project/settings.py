@@ -25,6 +25,8 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-insecure-key-c
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [
+    # First, so that its runserver (a longer listen backlog) wins over staticfiles' own.
+    "example_project",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -34,10 +36,11 @@ INSTALLED_APPS = [
     "rest_framework",
     *(["django_tasks"] if django.VERSION < (6, 0) else []),
     "magiclink_auth",
-    "example_project",
 ]
 
 MIDDLEWARE = [
+    # First: on the API's paths, whatever fails in the middleware below answers the error JSON, not HTML.
+    "magiclink_auth.api.middleware.APIErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +75,18 @@ DATABASES = {
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0"))
     )
 }
+
+# SQLite, the default here, serves simultaneous requests with the settings README recommends ("SQLite"): WAL
+# lets readers run beside the one writer, IMMEDIATE takes the write lock when a transaction begins (two
+# transactions never deadlock upgrading a read lock, which no timeout can wait out), and the busy timeout
+# (seconds) makes a writer queue for the lock instead of failing with "database is locked".
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 
 if os.environ.get("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",

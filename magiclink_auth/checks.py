@@ -21,7 +21,8 @@ from .tokens import MAX_LIFETIME, MIN_LIFETIME
 
 __all__ = [
     "check_settings", "check_delivery", "check_deployment", "check_operations", "check_browser_login",
-    "check_shared_addresses", "check_staff_links", "check_mail", "check_mail_deployment", "METHODS",
+    "check_shared_addresses", "check_staff_links", "check_mail", "check_mail_deployment", "check_concurrency",
+    "METHODS",
 ]
 
 # The methods the API serves: each needs a delivery backend.
@@ -384,5 +385,47 @@ def check_abuse_limits(app_configs=None, **kwargs):
             "process, not at all, or not atomically.",
             hint="Use a shared cache with atomic increments (Redis or Memcached) for THROTTLE_CACHE.",
             id="magiclink_auth.W031",
+        ))
+    return problems
+
+
+SQLITE_ENGINE = "django.db.backends.sqlite3"
+ERROR_MIDDLEWARE_PATH = "magiclink_auth.api.middleware.APIErrorMiddleware"
+
+
+def _sqlite_gaps(options: dict) -> list[str]:
+    init_command = str(options.get("init_command", "")).lower().replace(" ", "")
+    gaps = []
+    if str(options.get("transaction_mode") or "").upper() != "IMMEDIATE":
+        gaps.append("'transaction_mode': 'IMMEDIATE'")
+    if "journal_mode=wal" not in init_command:
+        gaps.append("'PRAGMA journal_mode=WAL' in 'init_command'")
+    if "timeout" not in options and "busy_timeout" not in init_command:
+        gaps.append("a busy timeout ('timeout': 20)")
+    return gaps
+
+
+@register()
+def check_concurrency(app_configs=None, **kwargs):
+    """What simultaneous requests and faults need: SQLite set up for concurrent use, the API's error guard."""
+    from django.db import router
+
+    from .models import PendingLink
+
+    problems = []
+    alias = router.db_for_write(PendingLink)
+    database = settings.DATABASES.get(alias, {})
+    if database.get("ENGINE") == SQLITE_ENGINE and (gaps := _sqlite_gaps(database.get("OPTIONS") or {})):
+        problems.append(Warning(
+            f"DATABASES[{alias!r}] is SQLite without {', '.join(gaps)}: simultaneous requests fail with "
+            "'database is locked'.",
+            hint="Add the OPTIONS of README's 'SQLite' section.",
+            id="magiclink_auth.W120",
+        ))
+    if ERROR_MIDDLEWARE_PATH not in getattr(settings, "MIDDLEWARE", []):
+        problems.append(Warning(
+            f"{ERROR_MIDDLEWARE_PATH} is not in MIDDLEWARE.",
+            hint="Put it first: failures in other middleware would answer the API's callers with HTML.",
+            id="magiclink_auth.W121",
         ))
     return problems

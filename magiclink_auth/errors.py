@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ERRORS", "ErrorSpec", "MagicLinkError", "InvalidLink", "DeliveryError"]
+__all__ = ["ERRORS", "ErrorSpec", "MagicLinkError", "InvalidLink", "DeliveryError", "Unavailable"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,14 @@ ERRORS: dict[str, ErrorSpec] = {
     "method_not_allowed": ErrorSpec("E011006", 405, "Method not allowed on this endpoint"),
     "unsupported_media_type": ErrorSpec("E011007", 415, "The request body must be application/json"),
     "not_found": ErrorSpec("E011008", 404, "No such endpoint"),
+    # Infrastructure faults (outages.py): 503 with Retry-After where a retry helps.
+    "database_unavailable": ErrorSpec("E011201", 503, "The database is unreachable; retry later"),
+    "database_busy": ErrorSpec("E011202", 503, "The database is busy; retry later"),
+    "database_read_only": ErrorSpec("E011203", 503, "The database is read-only for now; retry later"),
+    "cache_unavailable": ErrorSpec("E011204", 503, "The rate-limit cache is unreachable; retry later"),
+    "task_backend_unavailable": ErrorSpec("E011205", 503, "The task queue refused the message; retry later"),
+    "internal_error": ErrorSpec("E011206", 500, "Unexpected server error"),
+    "forbidden": ErrorSpec("E011207", 403, "The site refused the request"),
     # Caller identity.
     "project_id_missing": ErrorSpec("E011101", 401, "The Authorization header does not name a project"),
     "project_id_mismatch": ErrorSpec("E011102", 401, "The project id is not this server's project"),
@@ -121,6 +129,12 @@ class MagicLinkError(Exception):
             "errorDescription": self.spec.description,
             "errorMessage": self.message,
         }
+
+
+class Unavailable(MagicLinkError):
+    """A database, cache or task queue fault: the API answers 503 with ``Retry-After: retry_after``."""
+
+    retry_after = 5
 
 
 class InvalidLink(MagicLinkError):

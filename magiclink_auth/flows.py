@@ -160,12 +160,14 @@ def _send(
             if notice:
                 context["notice"] = notice
             queue_delivery(link, add_token(redirect_uri, token), context, refusal=refusal)
+            # Inside the transaction, so that a failure here (the audit log, a receiver) leaves no link behind
+            # and the 503 it answers is true: nothing was queued.
+            signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
     except BaseException:
         if allowance is not None:
             allowance.give_back()  # no message was made: it counts against no limit
         limits.release_cooldown(claim)
         raise
-    signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
     return StartResult(method=method, masked_address=mask(method, target), link=link, handover=handover)
 
 
@@ -385,6 +387,11 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
             if options.get("revokeOtherSessions"):
                 revoke_all(user, reason="revoke_other_sessions", except_session=session)
             crossdevice.settle(link, session, first_seen)
+            # Inside the transaction: the cross-device hand-over and the audit event commit with the session,
+            # or the whole verify rolls back and the link stays usable (a cache that fails here too).
+            limits.remember(link.method, link.login_id, meta)
+            signals.link_verified.send(sender=PendingLink, link=link, user=user, session=session,
+                                       first_seen=first_seen)
         # After the commit: the link is consumed and the session stored either way, and the transaction
         # (SQLite's write lock) need not wait on the claims and the signatures.
         tokens = issue_tokens(session, user)
@@ -392,9 +399,6 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
         signals.verify_refused.send(sender=PendingLink, reason=exc.key, link=link or getattr(exc, "link", None),
                                     request=meta.request)
         raise
-    limits.remember(link.method, link.login_id, meta)
-    signals.link_verified.send(sender=PendingLink, link=link, user=user, session=tokens.session,
-                               first_seen=first_seen)
     return VerifyResult(user=user, tokens=tokens, first_seen=first_seen, link=link)
 
 

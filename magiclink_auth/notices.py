@@ -32,6 +32,7 @@ from .conf import app_settings
 from .delivery import LinkMessage, get_backend
 from .errors import DeliveryError
 from .identifiers import mask
+from .tasks import enqueue_or_refuse
 
 __all__ = ["ACCOUNT_EXISTS", "NO_ACCOUNT", "queue_no_account_notice", "deliver_notice"]
 
@@ -45,7 +46,7 @@ def queue_no_account_notice(method: str, login_id: str, *, template_options: dic
     """Tell the owner of an unknown login ID that someone asked to sign in with it (sign-up closed)."""
     context = {"notice": NO_ACCOUNT, "masked_address": mask(method, login_id), "options": template_options}
     queued = deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE)
-    transaction.on_commit(lambda: queued.enqueue(method, login_id, context, locale))
+    transaction.on_commit(lambda: enqueue_or_refuse(queued, method, login_id, context, locale))
 
 
 @task()

@@ -25,7 +25,9 @@ __all__ = [
     "ALL_SIGNALS",
 ]
 
-# link (PendingLink), request (HttpRequest or None)
+# link (PendingLink), request (HttpRequest or None). Sent inside the transaction that stores the link (and
+# link_verified inside the one that consumes it and stores the session): a receiver's writes commit or roll
+# back with it, and a receiver that raises makes the call fail with nothing done.
 link_requested = Signal()
 # link, result (DeliveryResult)
 link_sent = Signal()

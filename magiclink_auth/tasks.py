@@ -12,8 +12,9 @@ command never send one link twice at once), sends, and records the outcome on th
 - a permanent failure, too many attempts, or a link that expired or was superseded meanwhile: ``"failed"``
   with no next attempt, the sealed URL cleared.
 
-A start call whose enqueue fails (task backend down) still answers; the link stays due and the command
-sends it.
+A start call whose enqueue the task backend refuses answers 503 (E011205) so that its caller retries; that
+link is recorded as failed and never sent. A retry's re-enqueue that fails leaves the link due for the
+command.
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ except ImportError:  # Django < 6.0
 from . import signals
 from .conf import app_settings
 from .delivery import LinkMessage, get_backend
-from .errors import DeliveryError
+from .errors import DeliveryError, Unavailable
 from .identifiers import mask
 from .models import PendingLink
 from .sealing import seal, unseal
 
-__all__ = ["deliver", "deliver_link", "due_links", "expire_undelivered", "queue_delivery", "retry_delay"]
+__all__ = [
+    "deliver", "deliver_link", "due_links", "enqueue_or_refuse", "expire_undelivered", "queue_delivery",
+    "retry_delay",
+]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -65,7 +69,23 @@ def queue_delivery(link: PendingLink, url: str, context: dict, *, refusal: str =
         fields = {"delivery_status": Delivery.QUEUED, "delivery_sealed_url": seal(url),
                   "delivery_next_attempt_at": now}
     PendingLink.objects.filter(pk=link.pk).update(delivery_context=context, **fields)
-    transaction.on_commit(lambda: _enqueue(link.pk), robust=True)
+    transaction.on_commit(lambda: _enqueue_or_refuse(link.pk))
+def enqueue_or_refuse(queued_task, *args) -> None:
+    """Enqueue now, or raise ``Unavailable`` (503, E011205) when the task backend refuses: the caller is told
+    to retry rather than answered 200 for a message nothing will send."""
+    try:
+        queued_task.enqueue(*args)
+    except Exception as exc:  # noqa: BLE001 - whatever the backend raises, the message did not get queued
+        raise Unavailable("task_backend_unavailable") from exc
+
+
+def _enqueue_or_refuse(link_id: int) -> None:
+    try:
+        enqueue_or_refuse(deliver_link.using(queue_name=app_settings.DELIVERY_QUEUE), link_id)
+    except Unavailable as refused:
+        # The start call answers 503 and its caller asks again; this link is never sent, and says why.
+        _give_up(PendingLink(pk=link_id), f"The task queue refused the delivery ({type(refused.__cause__).__name__})")
+        raise
 
 
 def _enqueue(link_id: int, run_after: datetime | None = None) -> None:

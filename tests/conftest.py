@@ -178,3 +178,13 @@ def later(monkeypatch):
 
     advance(0)
     return advance
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file of the example site (tests/live_site.py), migrated once and copied per site."""
+    from tests.live_site import LiveSite
+
+    tmp = tmp_path_factory.mktemp("sqlite-template")
+    LiveSite(tmp, f"sqlite:///{tmp / 'db.sqlite3'}").manage("migrate", "--no-input")
+    return tmp / "db.sqlite3"

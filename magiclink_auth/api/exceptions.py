@@ -6,10 +6,12 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 from ..errors import MagicLinkError
+from ..outages import log_failure, outage
 
-__all__ = ["exception_handler", "error_response"]
+__all__ = ["exception_handler", "error_response", "failure_response", "retry_headers"]
 
 _DRF_ERRORS = [
     (exceptions.ParseError, "bad_request"),
@@ -25,10 +27,23 @@ def error_response(error: MagicLinkError, headers: dict[str, str] | None = None)
     return Response(error.as_json(), status=error.status, headers=headers)
 
 
-def exception_handler(exc: Exception, context) -> Response | None:
-    if isinstance(exc, MagicLinkError):
-        retry_after = getattr(exc, "retry_after", None)
-        return error_response(exc, {"Retry-After": str(retry_after)} if retry_after else None)
+def retry_headers(error: MagicLinkError) -> dict[str, str] | None:
+    retry_after = getattr(error, "retry_after", None)
+    return {"Retry-After": str(retry_after)} if retry_after else None
+
+
+def failure_response(exc: BaseException, where: str) -> Response:
+    """A fault that is not the caller's: 503 with Retry-After for an outage, else 500; logged once here."""
+    error = outage(exc) or MagicLinkError("internal_error")
+    log_failure(error, exc, where)
+    response = error_response(error, retry_headers(error))
+    response._has_been_logged = True  # Django's request logger would log the 5xx a second time
+    return response
+
+
+def exception_handler(exc: Exception, context) -> Response:
+    if isinstance(exc, MagicLinkError) and exc.status < 500:
+        return error_response(exc, retry_headers(exc))
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
         return error_response(MagicLinkError("rate_limited"), {"Retry-After": str(max(wait, 1))})
@@ -41,4 +56,7 @@ def exception_handler(exc: Exception, context) -> Response | None:
     for drf_class, key in _DRF_ERRORS:
         if isinstance(exc, drf_class):
             return error_response(MagicLinkError(key))
-    return None
+    # Whatever the request wrote is rolled back also under ATOMIC_REQUESTS, as DRF does for its own errors.
+    set_rollback()
+    request = context.get("request")
+    return failure_response(exc, f"{request.method} {request.path}" if request is not None else "the API")
