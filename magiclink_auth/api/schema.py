@@ -20,7 +20,9 @@ from rest_framework.response import Response
 
 from ..errors import ERRORS
 from .serializers import (
+    MyTenantsSerializer,
     PendingSessionSerializer,
+    SelectTenantSerializer,
     SignUpSerializer,
     StartSerializer,
     UpdateEmailSerializer,
@@ -80,6 +82,24 @@ class JWTResponseSerializer(serializers.Serializer):
     cookieExpiration = serializers.IntegerField(help_text="Epoch seconds the refresh JWT expires.")
     user = UserJsonSerializer()
     firstSeen = serializers.BooleanField()
+
+
+class SignInSerializer(serializers.Serializer):
+    userId = serializers.CharField()
+    loginTime = serializers.IntegerField(help_text="Epoch seconds.")
+    city = serializers.CharField(allow_blank=True, help_text="Empty: no geolocation here.")
+    country = serializers.CharField(allow_blank=True, help_text="Empty: no geolocation here.")
+    ip = serializers.CharField(allow_blank=True)
+
+
+class TenantSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    customAttributes = serializers.DictField()
+
+
+class TenantListSerializer(serializers.Serializer):
+    tenants = TenantSerializer(many=True)
 
 
 class JWKSerializer(serializers.Serializer):
@@ -208,6 +228,26 @@ SCHEMAS = {
     "logoutall": _session("Revoke every session of the user", "Answers `{}` and clears the cookies.",
                           EMPTY_RESPONSE),
     "me": {**_session("The signed-in user", "The user JSON.", UserJsonSerializer), "request": None},
+    "history": {**_session(
+        "The user's recent sign-ins", "From the audit log, newest first (at most 50).",
+        SignInSerializer(many=True),
+    ), "request": None},
+    "my-tenants": {**_session(
+        "The user's tenants", "`{\"dct\": true}`: the tenant selected in this session; `{\"ids\": [...]}`: "
+        "those of the ids the user belongs to. From `TENANTS_PROVIDER`.", TenantListSerializer,
+        "missing_arguments", "invalid_arguments",
+    ), "request": MyTenantsSerializer},
+    "select-tenant": {**_session(
+        "Select the tenant the session works in",
+        "Rotates the session as refresh does; the new session JWT (and every later one) carries the "
+        "tenant id as `dct`.", JWTResponseSerializer, "missing_arguments", "invalid_arguments",
+        "tenant_not_member", "refresh_rate_limited",
+    ), "request": SelectTenantSerializer},
+    "try-refresh": _session(
+        "Refresh if there is a live session, else answer `{}`",
+        "As refresh, but a missing, invalid or revoked refresh JWT answers `{}` with status 200.",
+        JWTResponseSerializer, "refresh_rate_limited",
+    ),
     "keys": {
         "summary": "The public signing keys (JWK set)",
         "description": "Every key that signs or signed live tokens, for verifying session JWTs offline.",

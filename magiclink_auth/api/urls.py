@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import account_views, views
+from . import account_views, session_views, views
 from .schema import OpenAPIView
 
 app_name = "magiclink_auth_api"
@@ -18,6 +18,10 @@ urlpatterns = [
     path("v1/auth/logout", views.LogoutView.as_view(), name="logout"),
     path("v1/auth/logoutall", views.LogoutAllView.as_view(), name="logoutall"),
     path("v1/auth/me", views.MeView.as_view(), name="me"),
+    path("v1/auth/me/history", session_views.HistoryView.as_view(), name="history"),
+    path("v1/auth/me/tenants", session_views.MyTenantsView.as_view(), name="my-tenants"),
+    path("v1/auth/tenant/select", session_views.SelectTenantView.as_view(), name="select-tenant"),
+    path("v1/auth/try-refresh", session_views.TryRefreshView.as_view(), name="try-refresh"),
     path("v2/keys/<str:project_id>", views.KeysView.as_view(), name="keys"),
     path("v1/openapi.json", OpenAPIView.as_view(), name="openapi"),
     re_path(r"^v[12]/", views.not_found, name="not-found"),
