@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import account_views, session_views, views
+from . import account_views, mgmt_views, session_views, views
 from .schema import OpenAPIView
 
 app_name = "magiclink_auth_api"
@@ -24,5 +24,18 @@ urlpatterns = [
     path("v1/auth/try-refresh", session_views.TryRefreshView.as_view(), name="try-refresh"),
     path("v2/keys/<str:project_id>", views.KeysView.as_view(), name="keys"),
     path("v1/openapi.json", OpenAPIView.as_view(), name="openapi"),
+    path("v1/mgmt/license", mgmt_views.LicenseView.as_view(), name="mgmt-license"),
+    path("v1/mgmt/user/create", mgmt_views.CreateUserView.as_view(), name="mgmt-user-create"),
+    path("v1/mgmt/user/create/test", mgmt_views.CreateTestUserView.as_view(), name="mgmt-user-create-test"),
+    path("v1/mgmt/user", mgmt_views.LoadUserView.as_view(), name="mgmt-user-load"),
+    path("v1/mgmt/user/delete", mgmt_views.DeleteUserView.as_view(), name="mgmt-user-delete"),
+    path("v1/mgmt/user/test/delete/all", mgmt_views.DeleteAllTestUsersView.as_view(),
+         name="mgmt-user-delete-all-test"),
+    path("v1/mgmt/tests/generate/magiclink", mgmt_views.GenerateMagicLinkView.as_view(),
+         name="mgmt-generate-magiclink"),
+    path("v1/mgmt/user/signin/embeddedlink", mgmt_views.EmbeddedLinkView.as_view(), name="mgmt-embedded-link"),
+    path("v1/mgmt/user/signup/embeddedlink", mgmt_views.SignUpEmbeddedLinkView.as_view(),
+         name="mgmt-signup-embedded-link"),
+    re_path(r"^v[12]/mgmt/", mgmt_views.not_supported, name="mgmt-not-supported"),
     re_path(r"^v[12]/", views.not_found, name="not-found"),
 ]

@@ -222,9 +222,10 @@ class NotFoundView(MagicLinkAPIView):
     """Unknown paths under the API answer the error JSON too: the Node SDK parses every body as JSON."""
 
     schema = None  # not an endpoint: left out of the OpenAPI schema
+    error_key = "not_found"
 
     def _not_found(self, request: Request, *args, **kwargs) -> Response:
-        raise MagicLinkError("not_found")
+        raise MagicLinkError(self.error_key)
 
     get = post = put = patch = delete = _not_found
 
