@@ -26,6 +26,13 @@ needs_node = [
 ]
 
 
+def node_test(function):
+    """``needs_node`` for one test, in a module whose other tests need no Node."""
+    for mark in needs_node:
+        function = mark(function)
+    return function
+
+
 class NodeSDK:
     def __init__(self, base_url: str, management_key: str = ""):
         args = [NODE, "sdk_rpc.js", base_url, PROJECT_ID, *([management_key] if management_key else [])]

@@ -87,9 +87,11 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
         return data
 
 
-def _method(method: str) -> str:
-    if method not in METHODS:
-        raise MagicLinkError("invalid_request", "Delivery method must be email or sms")
+def _method(method: str, allowed: set[str] = METHODS) -> str:
+    """The delivery method of the path. The SDKs' others (whatsapp, voice, im, Embedded) get one code on
+    every path, E011301, so a caller can tell "not supported here" from a malformed request."""
+    if method not in allowed:
+        raise MagicLinkError("channel_not_supported", f"Use {' or '.join(sorted(allowed))}, not {method[:20]!r}")
     return method
 
 
