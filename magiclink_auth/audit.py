@@ -16,7 +16,7 @@ from .identifiers import mask
 from .models import AuditEvent
 from .signals import ALL_SIGNALS
 
-__all__ = ["record", "redact", "connect"]
+__all__ = ["record", "redact", "connect", "sign_in_history"]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -210,3 +210,18 @@ RECEIVERS = {
 def connect() -> None:
     for signal, event in ALL_SIGNALS.items():
         signal.connect(RECEIVERS[event], dispatch_uid=f"magiclink_auth.audit.{event}")
+
+
+HISTORY_LENGTH = 50
+
+
+def sign_in_history(user, limit: int = HISTORY_LENGTH) -> list[dict[str, Any]]:
+    """The user's recent sign-ins (verified links), newest first, in the shape of Descope's ``me/history``.
+
+    There is no geolocation here, so ``city`` and ``country`` are empty.
+    """
+    events = AuditEvent.objects.filter(user=user, event=AuditEvent.Event.LINK_VERIFIED).order_by(
+        "-created_at", "-pk"
+    )[:limit]
+    return [{"userId": str(user.pk), "loginTime": int(event.created_at.timestamp()), "city": "",
+             "country": "", "ip": event.ip or ""} for event in events]

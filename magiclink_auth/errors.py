@@ -39,6 +39,9 @@ ERRORS: dict[str, ErrorSpec] = {
     "task_backend_unavailable": ErrorSpec("E011205", 503, "The task queue refused the message; retry later"),
     "internal_error": ErrorSpec("E011206", 500, "Unexpected server error"),
     "forbidden": ErrorSpec("E011207", 403, "The site refused the request"),
+    "channel_not_supported": ErrorSpec(
+        "E011301", 400, "This delivery method is not supported here; use email or sms"
+    ),
     # Caller identity.
     "project_id_missing": ErrorSpec("E011101", 401, "The Authorization header does not name a project"),
     "project_id_mismatch": ErrorSpec("E011102", 401, "The project id is not this server's project"),
@@ -46,6 +49,14 @@ ERRORS: dict[str, ErrorSpec] = {
     "refresh_token_invalid": ErrorSpec("E061302", 401, "The refresh token is invalid or expired"),
     "session_revoked": ErrorSpec("E061303", 401, "The session was revoked"),
     "refresh_token_reused": ErrorSpec("E061304", 401, "The refresh token was already used; the session was revoked"),
+    "management_key_missing": ErrorSpec(
+        "E011310", 401, "A management call needs Bearer <projectId>:<managementKey>"
+    ),
+    "management_key_invalid": ErrorSpec("E011311", 401, "The management key is unknown or revoked"),
+    "management_not_supported": ErrorSpec("E011312", 404, "This management call is not supported here"),
+    "not_a_test_user": ErrorSpec("E011313", 400, "Links are generated only for test users"),
+    # Tenants.
+    "tenant_not_member": ErrorSpec("E011320", 403, "The user is not a member of this tenant"),
     # Login IDs and users.
     "invalid_email": ErrorSpec("E062101", 400, "The email address is invalid"),
     "invalid_phone": ErrorSpec("E062102", 400, "The phone number is invalid"),

@@ -26,7 +26,7 @@ REFRESH = "DSR"
 # the adapter, so a login request cannot grant itself a role).
 RESERVED_CLAIMS = frozenset({
     "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "drn", "amr", "su", "sid",
-    "roles", "permissions", "tenants",
+    "roles", "permissions", "tenants", "dct",
 })
 LEEWAY_SECONDS = 5
 

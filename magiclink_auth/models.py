@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 __all__ = [
     "Profile", "LoginId", "PendingLink", "LinkLock", "RefreshSession", "SigningKey", "BrowserLogin",
-    "AccountMerge", "AuditEvent",
+    "AccountMerge", "AuditEvent", "ManagementKey",
 ]
 
 
@@ -49,6 +49,9 @@ class Profile(models.Model):
     # an address the user has since replaced, or before the user was disabled, must not open a session.
     contact_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Made by the management API's create/test: test links may be generated for it, and "delete all test
+    # users" deletes it.
+    is_test = models.BooleanField(_("test user"), default=False, db_index=True)
 
     class Meta:
         verbose_name = _("magic-link profile")
@@ -336,3 +339,29 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ManagementKey(models.Model):
+    """A key for the management API, presented as ``Bearer <projectId>:<key>``.
+
+    The key is shown once, when it is made; only its SHA-256 is stored (256 random bits: no slow hash
+    needed, as for link tokens). ``hint`` is its last characters, to tell keys apart in lists.
+    """
+
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=8, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("management key")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (…{self.hint})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

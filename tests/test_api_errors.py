@@ -81,7 +81,7 @@ def test_cr_lf_in_name_does_not_reach_the_subject_or_crash(api, outbox, signed_u
 
 
 def test_unknown_delivery_method(api):
-    assert_error(api.post("/v1/auth/magiclink/signup/pigeon", {"loginId": "a@example.com"}), 400, "E011003")
+    assert_error(api.post("/v1/auth/magiclink/signup/pigeon", {"loginId": "a@example.com"}), 400, "E011301")
 
 
 def test_wrong_http_method_answers_json(api):

@@ -24,7 +24,8 @@ def api_paths(patterns=None, prefix: str = "") -> set[str]:
             paths |= api_paths(pattern.url_patterns, route)
             continue
         view = getattr(pattern.callback, "cls", None)
-        if view is None or not issubclass(view, APIView) or pattern.name in {"not-found", "openapi"}:
+        skipped = {"not-found", "mgmt-not-supported", "openapi"}
+        if view is None or not issubclass(view, APIView) or pattern.name in skipped:
             continue
         paths.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route))
     return paths

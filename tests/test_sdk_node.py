@@ -9,28 +9,14 @@ from __future__ import annotations
 
 import json
 import queue
-import shutil
 import subprocess
 import threading
-from pathlib import Path
-
-import pytest
 
 from magiclink_auth.models import RefreshSession
 from tests.conftest import PROJECT_ID, token_of
+from tests.node_rpc import NODE, NODE_DIR, needs_node
 
-NODE_DIR = Path(__file__).parent / "node"
-NODE = shutil.which("node")
-
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.sdk,
-    pytest.mark.skipif(NODE is None, reason="node is not installed"),
-    pytest.mark.skipif(
-        not (NODE_DIR / "node_modules" / "@descope" / "node-sdk").is_dir(),
-        reason="the Node SDK is not installed: run `npm ci --prefix tests/node`",
-    ),
-]
+pytestmark = needs_node
 
 STEP_TIMEOUT = 30
 

@@ -10,4 +10,4 @@
 """
 
 
-from . import audit, keys, links, sessions, users  # noqa: F401 - each module registers its pages
+from . import audit, keys, links, management_keys, sessions, users  # noqa: F401 - each module registers its pages

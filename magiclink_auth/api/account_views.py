@@ -11,7 +11,7 @@ from ..identifiers import EMAIL, SMS
 from .schema import SCHEMAS
 from .serializers import UpdateEmailSerializer, UpdatePhoneSerializer, parse
 from .throttling import UpdateIPThrottle, UpdateSessionThrottle
-from .views import MagicLinkAPIView, _start_response
+from .views import MagicLinkAPIView, _method, _start_response
 
 __all__ = ["UpdateEmailView", "UpdatePhoneView"]
 
@@ -22,7 +22,9 @@ class _UpdateView(MagicLinkAPIView):
     serializer_class = UpdateEmailSerializer
     address_field = ""
 
-    def post(self, request: Request, **kwargs) -> Response:
+    def post(self, request: Request, method: str = "", **kwargs) -> Response:
+        if method:
+            _method(method, {self.method})
         data = parse(self.serializer_class, self.body(request)).validated_data
         return _start_response(
             account_changes.start_update(
@@ -47,6 +49,7 @@ class UpdateEmailView(_UpdateView):
 
 @extend_schema(**SCHEMAS["update-phone"])
 class UpdatePhoneView(_UpdateView):
-    """Served at ``update/phone`` (Python SDK) and ``update/phone/sms`` (Node SDK)."""
+    """Served at ``update/phone`` (Python SDK) and ``update/phone/sms`` (Node SDK); other channels
+    (``update/phone/whatsapp``, ``/im``) answer E011301."""
 
     method, serializer_class, address_field = SMS, UpdatePhoneSerializer, "phone"

@@ -20,7 +20,9 @@ from rest_framework.response import Response
 
 from ..errors import ERRORS
 from .serializers import (
+    MyTenantsSerializer,
     PendingSessionSerializer,
+    SelectTenantSerializer,
     SignUpSerializer,
     StartSerializer,
     UpdateEmailSerializer,
@@ -85,6 +87,24 @@ class JWTResponseSerializer(serializers.Serializer):
     cookieExpiration = serializers.IntegerField(help_text="Epoch seconds the refresh JWT expires.")
     user = UserJsonSerializer()
     firstSeen = serializers.BooleanField()
+
+
+class SignInSerializer(serializers.Serializer):
+    userId = serializers.CharField()
+    loginTime = serializers.IntegerField(help_text="Epoch seconds.")
+    city = serializers.CharField(allow_blank=True, help_text="Empty: no geolocation here.")
+    country = serializers.CharField(allow_blank=True, help_text="Empty: no geolocation here.")
+    ip = serializers.CharField(allow_blank=True)
+
+
+class TenantSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    customAttributes = serializers.DictField()
+
+
+class TenantListSerializer(serializers.Serializer):
+    tenants = TenantSerializer(many=True)
 
 
 class JWKSerializer(serializers.Serializer):
@@ -184,6 +204,27 @@ def _session(summary: str, description: str, response, *errors: str) -> dict:
             "responses": {200: response, **error_responses(*REFRESH, *errors)}}
 
 
+MGMT = [*COMMON, "management_key_missing", "management_key_invalid"]
+
+
+def _mgmt(summary: str, description: str, response, *errors: str, request=None) -> dict:
+    return {"summary": summary,
+            "description": description + " Authorization: `Bearer <projectId>:<managementKey>`.",
+            "tags": ["management"], "request": request, "auth": AUTH,
+            "responses": {200: response, **error_responses(*MGMT, *errors)}}
+
+
+def _object(description: str, **properties: str) -> OpenApiResponse:
+    return OpenApiResponse({"type": "object", "properties": {
+        name: {"type": kind} for name, kind in properties.items()}}, description=description)
+
+
+USER_ANSWER = _object("`{\"user\": <user JSON with \"test\">}`", user="object")
+CREATE_ERRORS = ("missing_arguments", "invalid_arguments", "invalid_email", "invalid_phone",
+                 "user_already_exists")
+LINK_ERRORS = ("missing_arguments", "invalid_arguments", "user_not_found", "uri_missing", "uri_not_allowed",
+               "custom_claims_reserved", "custom_claims_too_large")
+
 SCHEMAS = {
     "signup": _start(SignUpSerializer, "Send a sign-up link", "user_already_exists"),
     "signin": _start(StartSerializer, "Send a sign-in link", "user_not_found", *ELEVATION),
@@ -214,6 +255,48 @@ SCHEMAS = {
     "logoutall": _session("Revoke every session of the user", "Answers `{}` and clears the cookies.",
                           EMPTY_RESPONSE),
     "me": {**_session("The signed-in user", "The user JSON.", UserJsonSerializer), "request": None},
+    "history": {**_session(
+        "The user's recent sign-ins", "From the audit log, newest first (at most 50).",
+        SignInSerializer(many=True),
+    ), "request": None},
+    "my-tenants": {**_session(
+        "The user's tenants", "`{\"dct\": true}`: the tenant selected in this session; `{\"ids\": [...]}`: "
+        "those of the ids the user belongs to. From `TENANTS_PROVIDER`.", TenantListSerializer,
+        "missing_arguments", "invalid_arguments",
+    ), "request": MyTenantsSerializer},
+    "select-tenant": {**_session(
+        "Select the tenant the session works in",
+        "Rotates the session as refresh does; the new session JWT (and every later one) carries the "
+        "tenant id as `dct`.", JWTResponseSerializer, "missing_arguments", "invalid_arguments",
+        "tenant_not_member", "refresh_rate_limited",
+    ), "request": SelectTenantSerializer},
+    "try-refresh": _session(
+        "Refresh if there is a live session, else answer `{}`",
+        "As refresh, but a missing, invalid or revoked refresh JWT answers `{}` with status 200.",
+        JWTResponseSerializer, "refresh_rate_limited",
+    ),
+    "mgmt-license": _mgmt("The license the SDKs ask for when built with a management key",
+                          "Answers `{\"rateLimitTier\": \"\"}`.", _object("", rateLimitTier="string")),
+    "mgmt-user-create": _mgmt("Create a user", "Descope's create body; verified only where "
+                              "`verifiedEmail` / `verifiedPhone` say so.", USER_ANSWER, *CREATE_ERRORS,
+                              request=EMPTY_REQUEST),
+    "mgmt-user-create-test": _mgmt("Create a test user", "As create; test links are generated only for "
+                                   "test users.", USER_ANSWER, *CREATE_ERRORS, request=EMPTY_REQUEST),
+    "mgmt-user-load": _mgmt("Load a user", "Query `loginId` or `userId`.", USER_ANSWER, "missing_arguments",
+                            "user_not_found"),
+    "mgmt-user-delete": _mgmt("Delete a user", "`loginId` or `userId`; deleting nobody succeeds.",
+                              EMPTY_RESPONSE, "missing_arguments", request=EMPTY_REQUEST),
+    "mgmt-user-delete-all-test": _mgmt("Delete every test user", "", EMPTY_RESPONSE),
+    "mgmt-generate-magiclink": _mgmt(
+        "A magic link for a test user, answered instead of sent", "`{\"link\", \"loginId\"}`.",
+        _object("", link="string", loginId="string"), *LINK_ERRORS, "not_a_test_user",
+        "channel_not_supported", "login_id_mismatch", request=EMPTY_REQUEST),
+    "mgmt-embedded-link": _mgmt(
+        "A sign-in token for a user, to verify with `magiclink/verify`", "`{\"token\"}`.",
+        _object("", token="string"), *LINK_ERRORS, request=EMPTY_REQUEST),
+    "mgmt-signup-embedded-link": _mgmt(
+        "A sign-up token for a new login ID, to verify with `magiclink/verify`", "`{\"token\"}`.",
+        _object("", token="string"), *LINK_ERRORS, "user_already_exists", request=EMPTY_REQUEST),
     "keys": {
         "summary": "The public signing keys (JWK set)",
         "description": "Every key that signs or signed live tokens, for verifying session JWTs offline.",

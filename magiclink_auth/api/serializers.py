@@ -20,7 +20,8 @@ from ..text import clean
 
 __all__ = [
     "LoginOptionsSerializer", "StartSerializer", "SignUpSerializer", "UpdateEmailSerializer",
-    "UpdatePhoneSerializer", "VerifySerializer", "PendingSessionSerializer", "parse", "login_options",
+    "UpdatePhoneSerializer", "VerifySerializer", "PendingSessionSerializer", "MyTenantsSerializer",
+    "SelectTenantSerializer", "parse", "login_options",
 ]
 
 MAX_CUSTOM_CLAIMS_BYTES = 4096
@@ -137,6 +138,16 @@ class VerifySerializer(serializers.Serializer):
 
 class PendingSessionSerializer(serializers.Serializer):
     pendingRef = serializers.CharField(max_length=128)
+
+
+class MyTenantsSerializer(serializers.Serializer):
+    dct = serializers.BooleanField(required=False, allow_null=True)
+    ids = serializers.ListField(child=serializers.CharField(max_length=64), max_length=100, required=False,
+                                allow_null=True)
+
+
+class SelectTenantSerializer(serializers.Serializer):
+    tenant = serializers.CharField(max_length=64)
 
 
 def parse(serializer_class, data):

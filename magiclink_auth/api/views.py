@@ -109,9 +109,11 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
         return data
 
 
-def _method(method: str) -> str:
-    if method not in METHODS:
-        raise MagicLinkError("invalid_request", "Delivery method must be email or sms")
+def _method(method: str, allowed: set[str] = METHODS) -> str:
+    """The delivery method of the path. The SDKs' others (whatsapp, voice, im, Embedded) get one code on
+    every path, E011301, so a caller can tell "not supported here" from a malformed request."""
+    if method not in allowed:
+        raise MagicLinkError("channel_not_supported", f"Use {' or '.join(sorted(allowed))}, not {method[:20]!r}")
     return method
 
 
@@ -246,9 +248,10 @@ class NotFoundView(MagicLinkAPIView):
     """Unknown paths under the API answer the error JSON too: the Node SDK parses every body as JSON."""
 
     schema = None  # not an endpoint: left out of the OpenAPI schema
+    error_key = "not_found"
 
     def _not_found(self, request: Request, *args, **kwargs) -> Response:
-        raise MagicLinkError("not_found")
+        raise MagicLinkError(self.error_key)
 
     get = post = put = patch = delete = _not_found
 
