@@ -7,6 +7,7 @@ JWT is never accepted where a refresh JWT is expected, or the reverse: ``drn`` i
 
 from __future__ import annotations
 
+import marshal
 import secrets
 import time
 from datetime import datetime
@@ -54,22 +55,26 @@ def decode(token: str, kind: str) -> dict[str, Any]:
     more than the rest of a small request, so the claims of session JWTs already verified are kept,
     keyed by the exact token. For the same bytes only time and the key ring can change the answer, so
     the expiry and the key are checked again on every call; tokens that fail are never kept, and the
-    memory is emptied when the settings change (``on_reload``).
+    memory is emptied when the settings change (``on_reload``). Each caller gets claims of its own, down to
+    the lists and dicts inside (``roles``, ``tenants``): a view that edits them changes nothing for the next
+    request with the same token.
     """
     if kind == SESSION and isinstance(token, str):
-        kid, claims = _verified_session(token)
-        if claims["exp"] + LEEWAY_SECONDS <= time.time():
+        kid, expires, frozen = _verified_session(token)
+        if expires + LEEWAY_SECONDS <= time.time():
             raise InvalidJWT("ExpiredSignatureError")
         if get_verification_key(kid) is None:
             raise InvalidJWT("unknown key or algorithm")
-        return dict(claims)
+        return marshal.loads(frozen)
     return _decode(token, kind)
 
 
 @lru_cache(maxsize=4096)
-def _verified_session(token: str) -> tuple[str, dict[str, Any]]:
+def _verified_session(token: str) -> tuple[str, int, bytes]:
+    """The kid, expiry and claims of a valid session JWT. The claims are kept serialised (JSON's types
+    only, which marshal copies whole in one C call, several times faster than ``copy.deepcopy``)."""
     claims = _decode(token, SESSION)
-    return str(jwt.get_unverified_header(token).get("kid", "")), claims
+    return str(jwt.get_unverified_header(token).get("kid", "")), claims["exp"], marshal.dumps(claims)
 
 
 @on_reload
