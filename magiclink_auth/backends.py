@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
+from django.core.exceptions import ValidationError
 
 from . import flows
 from .errors import MagicLinkError
@@ -34,5 +35,10 @@ class MagicLinkBackend(BaseBackend):
         return result.user
 
     def get_user(self, user_id):
-        user = get_user_model()._default_manager.filter(pk=user_id).first()
-        return user if user is not None and user.is_active else None
+        """The active user of a session JWT's ``sub``, in one indexed query (``get``: no ``ORDER BY``)."""
+        user_model = get_user_model()
+        try:
+            user = user_model._default_manager.get(pk=user_id)
+        except (user_model.DoesNotExist, ValueError, ValidationError):
+            return None
+        return user if user.is_active else None
