@@ -9,7 +9,8 @@ class MagicLinkAuthConfig(AppConfig):
 
     def ready(self) -> None:
         # Signal receivers (account changes, audit log) and system checks.
-        from . import account_changes, audit, checks  # noqa: F401
+        from . import account_changes, audit, authz, checks  # noqa: F401
         from .web import browsers  # noqa: F401 - connects the cross-device signal receiver
 
         audit.connect()
+        authz.connect()

@@ -302,16 +302,24 @@ def check_abuse_limits(app_configs=None, **kwargs):
         if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
             problems.append(Error(f"{name} is {value!r}, not a whole number >= {lowest}.",
                                   id="magiclink_auth.E033"))
-    alias = app_settings.THROTTLE_CACHE
+    problems.extend(_check_shared_cache(
+        "THROTTLE_CACHE", "rate limits are counted per process, not at all, or not atomically", ("E032", "W031"),
+        "a shared cache with atomic increments (Redis or Memcached)"))
+    if app_settings.CLAIMS_CACHE is not None:
+        problems.extend(_check_shared_cache(
+            "CLAIMS_CACHE", "a group change made in one process can go unseen by the others for up to "
+            "CLAIMS_CACHE_TIMEOUT", ("E043", "W041"), "a shared cache (Redis or Memcached)"))
+    return problems
+
+
+def _check_shared_cache(name: str, consequence: str, ids: tuple[str, str], wanted: str):
+    alias = getattr(app_settings, name)
     backend = settings.CACHES[alias].get("BACKEND") if alias in settings.CACHES else None
     if backend is None:
-        problems.append(Error(f"THROTTLE_CACHE names {alias!r}, which is not in CACHES.",
-                              id="magiclink_auth.E032"))
+        yield Error(f"{name} names {alias!r}, which is not in CACHES.", id=f"magiclink_auth.{ids[0]}")
     elif backend in WEAK_CACHES and not settings.DEBUG:
-        problems.append(Warning(
-            f"THROTTLE_CACHE {alias!r} uses {backend.rsplit('.', 1)[-1]}: rate limits are counted per "
-            "process, not at all, or not atomically.",
-            hint="Use a shared cache with atomic increments (Redis or Memcached) for THROTTLE_CACHE.",
-            id="magiclink_auth.W031",
-        ))
-    return problems
+        yield Warning(
+            f"{name} {alias!r} uses {backend.rsplit('.', 1)[-1]}: {consequence}.",
+            hint=f"Use {wanted} for {name}.",
+            id=f"magiclink_auth.{ids[1]}",
+        )
