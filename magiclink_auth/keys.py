@@ -147,7 +147,7 @@ class _KeyRing:
     def clear(self) -> None:
         self._signing: Key | None = None
         self._published: dict[str, Key] = {}
-        self._loaded_at = 0.0
+        self._loaded_at = self._stale_at = 0.0
 
     def _load(self) -> None:
         configured = app_settings.SIGNING_KEYS
@@ -155,6 +155,7 @@ class _KeyRing:
         self._signing = keys[0]
         self._published = {key.kid: key for key in keys}
         self._loaded_at = clock()
+        self._stale_at = self._loaded_at + app_settings.KEY_REFRESH_INTERVAL.total_seconds()
 
     def _load_from_database(self) -> list[Key]:
         rows = list(SigningKey.objects.exclude(retired_at__lt=_retirement_horizon()))
@@ -177,7 +178,7 @@ class _KeyRing:
 
     def _fresh(self) -> None:
         """Reload when nothing is loaded yet or the ring is older than KEY_REFRESH_INTERVAL. Lock held."""
-        if self._signing is None or clock() - self._loaded_at > _refresh_interval():
+        if self._signing is None or clock() > self._stale_at:
             self._load()
 
     def signing_key(self) -> Key:
@@ -199,10 +200,6 @@ class _KeyRing:
         with self._lock:
             self._load()
             return list(self._published.values())
-
-
-def _refresh_interval() -> float:
-    return app_settings.KEY_REFRESH_INTERVAL.total_seconds()
 
 
 _ring = _KeyRing()
