@@ -22,8 +22,8 @@ from .network import client_ip
 from .notices import ACCOUNT_EXISTS, NO_ACCOUNT, queue_no_account_notice
 from .redirects import add_token, resolve_redirect_uri
 from .sessions import IssuedTokens, issue_tokens, open_session, revoke_all
-from .tasks import queue_delivery
-from .tokens import consume, create_link, find_link, lock
+from .tasks import delivery_fields, queue_delivery
+from .tokens import consume, create_link, find_link, link_lifetime, lock, new_token
 from .users import create_user, find_user, get_profile, mark_login_id_verified, stored_login_id
 
 __all__ = ["RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "verify"]
@@ -98,14 +98,27 @@ def _send(
 ) -> StartResult:
     redirect_uri = resolve_redirect_uri(uri)
     who = limits.requester(method, login_id, meta)
+    profile = get_profile(user) if user is not None else None
+    context = {
+        "name": (profile.name if profile else (user_data or {}).get("name", "")) or "",
+        "masked_address": mask(method, target),
+        "lifetime_minutes": int(link_lifetime().total_seconds() // 60),
+        "options": options.template_options,
+    }
+    if notice:
+        context["notice"] = notice
+    token = new_token()
     allowance = None
     try:
+        # One transaction, one commit: the lock, the older links voided, the link with its delivery state,
+        # the audit row of link_requested (its receivers run inside: a failing one leaves no half-made link).
         with transaction.atomic():
             # One link at a time per login ID: the cooldown is decided and older links voided under the lock.
             lock(who.key)
             limits.check_cooldown(purpose, who)
             allowance = limits.allow(method, login_id, who)
-            link, token = create_link(
+            link, _ = create_link(
+                token=token,
                 purpose=purpose,
                 method=method,
                 login_id=login_id,
@@ -118,22 +131,14 @@ def _send(
                 requester_user_agent=meta.user_agent[:512],
                 limit_key=who.key,
                 requester_known=who.known,
+                **delivery_fields(add_token(redirect_uri, token), context),
             )
-            profile = get_profile(user) if user is not None else None
-            context = {
-                "name": (profile.name if profile else (user_data or {}).get("name", "")) or "",
-                "masked_address": mask(method, target),
-                "lifetime_minutes": int((link.expires_at - link.created_at).total_seconds() // 60),
-                "options": options.template_options,
-            }
-            if notice:
-                context["notice"] = notice
-            queue_delivery(link, add_token(redirect_uri, token), context)
+            queue_delivery(link)
+            signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
     except BaseException:
         if allowance is not None:
             allowance.give_back()  # no message was made: it counts against no limit
         raise
-    signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)
     return StartResult(method=method, masked_address=mask(method, target), link=link)
 
 
@@ -268,6 +273,9 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
             )
             if options.get("revokeOtherSessions"):
                 revoke_all(user, reason="revoke_other_sessions", except_session=session)
+            # Inside: its audit row (and any receiver's writes) commit with the consume, in one commit.
+            signals.link_verified.send(sender=PendingLink, link=link, user=user, session=session,
+                                       first_seen=first_seen)
         # After the commit: the link is consumed and the session stored either way, and the transaction
         # (SQLite's write lock) need not wait on the claims and the signatures.
         tokens = issue_tokens(session, user)
@@ -276,8 +284,6 @@ def verify(token: str, meta: RequestMeta) -> VerifyResult:
                                     request=meta.request)
         raise
     limits.remember(link.method, link.login_id, meta)
-    signals.link_verified.send(sender=PendingLink, link=link, user=user, session=tokens.session,
-                               first_seen=first_seen)
     return VerifyResult(user=user, tokens=tokens, first_seen=first_seen, link=link)
 
 
