@@ -1,5 +1,5 @@
 """Statements and commits per call, as a production site runs them (django-tasks-db, a worker delivering):
-a start call commits at most twice (the link with its delivery state and audit row; the task row), a
+a start call commits at most twice (the link, its lock, delivery state and audit row; the task row), a
 verify once (consume, session and audit row), a delivery twice (the claim; the outcome with its audit row).
 
 A commit is an outermost transaction that ends, or a write run outside any (autocommit). These tests commit
@@ -78,9 +78,10 @@ def returning_user(api, production, outbox):
 def test_a_start_call_commits_twice_and_runs_no_delivery(api, returning_user, monkeypatch, outbox):
     with counting(monkeypatch) as counted:
         assert sign_in(api).status_code == 200
-    assert counted.commits <= 2, counted
-    # Find the user; void older links, INSERT the link with its delivery state, its audit row; the task row.
-    assert len(counted.statements) <= 5, counted
+    assert counted.commits <= 2, str(counted)
+    # Find the user; the login ID's lock row; void older links; INSERT the link with its delivery state; its
+    # audit row; the task row.
+    assert len(counted.statements) <= 6, str(counted)
     assert outbox == []
     link = PendingLink.objects.latest("pk")
     assert link.delivery_status == "queued" and link.delivery_sealed_url
@@ -95,7 +96,7 @@ def test_the_worker_delivers_a_link_with_two_commits(api, returning_user, monkey
     with counting(monkeypatch) as counted:
         assert deliver(link.pk) == "sent"
     assert counted.commits == 2, counted  # the claim (UPDATE ... RETURNING); the outcome with its audit row
-    assert len(counted.statements) == 3, counted
+    assert len(counted.statements) == 3, str(counted)
     assert [m.recipient for m in outbox] == ["ada@example.com"]
     assert AuditEvent.objects.filter(event="link_sent", link_id=link.pk).exists()
 
@@ -115,10 +116,10 @@ def roles_sql(counted: Counted) -> list[str]:
 
 def test_a_verify_commits_once(api, returning_user, monkeypatch, outbox):
     counted = verify_counted(api, outbox, monkeypatch)
-    assert counted.commits == 1, counted
+    assert counted.commits == 1, str(counted)
     # The link with its user and profile; consume; the login IDs; the session; the audit row. Roles and
     # permissions come from the claims cache, filled by the sign-up's verify.
-    assert len(counted.statements) <= 5 and not roles_sql(counted), counted
+    assert len(counted.statements) <= 5 and not roles_sql(counted), str(counted)
     assert AuditEvent.objects.filter(event="link_verified").count() == 2
 
 
@@ -126,4 +127,4 @@ def test_without_the_claims_cache_a_verify_asks_for_roles_and_permissions(api, r
                                                                          outbox, settings):
     settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "CLAIMS_CACHE": None}
     counted = verify_counted(api, outbox, monkeypatch)
-    assert counted.commits == 1 and len(roles_sql(counted)) == 2, counted
+    assert counted.commits == 1 and len(roles_sql(counted)) == 2, str(counted)
