@@ -63,4 +63,7 @@ MAGICLINK_AUTH = {
     "VERIFY_RATE_PER_IP": "1000000/hour",
     "REFRESH_RATE_PER_SESSION": "1000000/hour",
     "RESEND_COOLDOWN": 0,
+    # session_validation.py keeps presenting the session JWTs it made at the start, on a machine that
+    # may be slow: they must not expire during the run (their check costs the same whatever the lifetime).
+    "SESSION_LIFETIME": 6 * 3600,
 }

@@ -110,7 +110,7 @@ def measure(client: Client, users) -> tuple[list[float], int]:
             verify(token)
             samples.append(CLOCK() - start)
         counts.append(harness.data_queries(captured))
-    # The median: once a minute one verify also reloads the signing key (keys.SIGNING_KEY_TTL).
+    # The median: once a minute one verify also reloads the signing key (KEY_REFRESH_INTERVAL).
     return samples, int(statistics.median(counts))
 
 

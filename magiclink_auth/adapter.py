@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import authz
 from .conf import app_settings
 
 __all__ = ["DefaultAdapter"]
@@ -16,25 +17,22 @@ class DefaultAdapter:
     # Roles and permissions: override get_roles / get_permissions to take them from elsewhere (an LDAP
     # directory, a tenant table); the claims and the user JSON's roleNames read them from here.
     def get_roles(self, user) -> list[str]:
-        """The ``roles`` claim: the names of the user's Django groups.
-
-        Kept on the user object for the rest of the request, as Django keeps permissions: a verify asks
-        twice (the session JWT, then the user JSON).
-        """
-        if not hasattr(user, "_magiclink_roles"):
-            user._magiclink_roles = sorted(user.groups.values_list("name", flat=True))
-        return list(user._magiclink_roles)
+        """The ``roles`` claim: the names of the user's Django groups."""
+        return self._roles_and_permissions(user)[0]
 
     def get_permissions(self, user) -> list[str]:
-        """The ``permissions`` claim: the user's Django permissions as ``app_label.codename``.
+        """The ``permissions`` claim: the user's Django permissions as ``app_label.codename``."""
+        return self._roles_and_permissions(user)[1]
 
-        When ``get_roles`` has just found the user in no group, ``ModelBackend`` is told so through its own
-        per-user cache, which it fills the same way: a user in no group has no group permissions, so
-        its query for them is skipped (a superuser's cache holds every permission, so it is left alone).
-        """
-        if getattr(user, "_magiclink_roles", None) == [] and not user.is_superuser:
-            user.__dict__.setdefault("_group_perm_cache", set())
-        return sorted(user.get_all_permissions())
+    @staticmethod
+    def _roles_and_permissions(user) -> tuple[list[str], list[str]]:
+        """Both, from ``CLAIMS_CACHE`` while the user's groups and permissions are unchanged (``authz``), and
+        kept on the user object for the rest of the request, as Django keeps permissions (a verify asks
+        twice: the session JWT, then the user JSON)."""
+        if not hasattr(user, "_magiclink_authz"):
+            user._magiclink_authz = authz.roles_and_permissions(user, lambda: _query_roles_and_permissions(user))
+        roles, permissions = user._magiclink_authz
+        return list(roles), list(permissions)
 
     def get_tenants(self, user) -> dict[str, Any]:
         """The ``tenants`` claim, ``{tenantId: {"roles": [...], "permissions": [...]}}``, from the callable
@@ -61,3 +59,13 @@ class DefaultAdapter:
         for model_field, key in (("first_name", "givenName"), ("last_name", "familyName")):
             if hasattr(user, model_field) and user_data.get(key):
                 setattr(user, model_field, user_data[key][:150])
+
+
+def _query_roles_and_permissions(user) -> tuple[list[str], list[str]]:
+    """The user's group names, then permissions. A user in no group has no group permissions, and
+    ``ModelBackend`` is told so through its own per-user cache, which it fills the same way, so its query
+    for them is skipped (a superuser's cache holds every permission, so it is left alone)."""
+    roles = sorted(user.groups.values_list("name", flat=True))
+    if not roles and not user.is_superuser:
+        user.__dict__.setdefault("_group_perm_cache", set())
+    return roles, sorted(user.get_all_permissions())

@@ -9,12 +9,13 @@ class MagicLinkAuthConfig(AppConfig):
 
     def ready(self) -> None:
         # Signal receivers (account changes, audit log) and system checks.
-        from . import account_changes, audit, checks, deactivation  # noqa: F401
+        from . import account_changes, audit, authz, checks, deactivation  # noqa: F401
         from .api import middleware
 
         audit.connect()
         deactivation.connect()
         middleware.connect()
+        authz.connect()
         self._offer_staff_links()
 
     def _offer_staff_links(self) -> None:

@@ -20,8 +20,9 @@ from .redirects import _parse, is_allowed
 from .tokens import MAX_LIFETIME, MIN_LIFETIME
 
 __all__ = [
-    "check_settings", "check_delivery", "check_deployment", "check_operations", "check_browser_login",
-    "check_shared_addresses", "check_staff_links", "check_mail", "check_mail_deployment", "check_concurrency",
+    "check_settings", "check_signing_key_algorithm", "check_delivery", "check_deployment", "check_operations",
+    "check_browser_login", "check_shared_addresses", "check_staff_links", "check_mail", "check_mail_deployment",
+    "check_concurrency",
     "METHODS",
 ]
 
@@ -76,21 +77,64 @@ def check_settings(app_configs=None, **kwargs):
             "COOKIE_SECURE is False outside DEBUG: session cookies would travel over plain HTTP.",
             id="magiclink_auth.W004",
         ))
-    if app_settings.SIGNING_KEYS:
-        problems.extend(_check_signing_keys())
+    problems.extend(_check_signing_keys())
     return problems + check_browser_login()
 
 
 def _check_signing_keys():
-    from .keys import _load_pem
+    from .keys import ALGORITHMS, MIN_RSA_KEY_SIZE, algorithm_of, load_pem
 
+    wanted = app_settings.SIGNING_ALGORITHM
+    if wanted not in ALGORITHMS or (wanted == "RS256" and app_settings.RSA_KEY_SIZE < MIN_RSA_KEY_SIZE):
+        yield Error(
+            f"SIGNING_ALGORITHM {wanted!r} with RSA_KEY_SIZE {app_settings.RSA_KEY_SIZE} cannot make keys.",
+            hint=f"Use one of {', '.join(ALGORITHMS)}; RSA keys of at least {MIN_RSA_KEY_SIZE} bits.",
+            id="magiclink_auth.E040",
+        )
     for index, pem in enumerate(app_settings.SIGNING_KEYS):
         try:
-            _load_pem(pem)
+            algorithm = algorithm_of(load_pem(pem))
         except (TypeError, ValueError, AttributeError):
             yield Error(
                 f"SIGNING_KEYS[{index}] is not an unencrypted PEM private key.", id="magiclink_auth.E010",
             )
+            continue
+        if algorithm is None:
+            yield Error(
+                f"SIGNING_KEYS[{index}] is a kind of key that cannot sign here.",
+                hint=f"Use RSA ({MIN_RSA_KEY_SIZE} bits or more), EC P-256 (ES256) or Ed25519 (EdDSA).",
+                id="magiclink_auth.E041",
+            )
+        elif index == 0 and algorithm != wanted:
+            yield Error(
+                f"SIGNING_KEYS[0], the key that signs, is an {algorithm} key but SIGNING_ALGORITHM is {wanted!r}.",
+                hint="Put a key of SIGNING_ALGORITHM first (older keys may follow it, of any algorithm), "
+                     "or set SIGNING_ALGORITHM to the first key's.",
+                id="magiclink_auth.E042",
+            )
+
+
+@register(Tags.database)
+def check_signing_key_algorithm(app_configs=None, databases=None, **kwargs):
+    """The database's signing key was made for another SIGNING_ALGORITHM: it keeps signing until rotated."""
+    if app_settings.SIGNING_KEYS or not databases:
+        return []
+    from django.db import DatabaseError
+
+    from .models import SigningKey
+
+    try:
+        active = SigningKey.objects.filter(retired_at=None).values_list("algorithm", flat=True).first()
+    except DatabaseError:
+        return []  # not migrated yet
+    if active is None or active == app_settings.SIGNING_ALGORITHM:
+        return []
+    return [Warning(
+        f"The active signing key is {active}; SIGNING_ALGORITHM is {app_settings.SIGNING_ALGORITHM!r}.",
+        hint="Run `manage.py magiclink_keys rotate` to sign with a new key of SIGNING_ALGORITHM; the old key "
+             "keeps verifying what it signed.",
+        id="magiclink_auth.W040",
+    )]
 
 
 @register()
@@ -374,19 +418,27 @@ def check_abuse_limits(app_configs=None, **kwargs):
         if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
             problems.append(Error(f"{name} is {value!r}, not a whole number >= {lowest}.",
                                   id="magiclink_auth.E033"))
-    alias = app_settings.THROTTLE_CACHE
+    problems.extend(_check_shared_cache(
+        "THROTTLE_CACHE", "rate limits are counted per process, not at all, or not atomically", ("E032", "W031"),
+        "a shared cache with atomic increments (Redis or Memcached)"))
+    if app_settings.CLAIMS_CACHE is not None:
+        problems.extend(_check_shared_cache(
+            "CLAIMS_CACHE", "a group change made in one process can go unseen by the others for up to "
+            "CLAIMS_CACHE_TIMEOUT", ("E043", "W041"), "a shared cache (Redis or Memcached)"))
+    return problems
+
+
+def _check_shared_cache(name: str, consequence: str, ids: tuple[str, str], wanted: str):
+    alias = getattr(app_settings, name)
     backend = settings.CACHES[alias].get("BACKEND") if alias in settings.CACHES else None
     if backend is None:
-        problems.append(Error(f"THROTTLE_CACHE names {alias!r}, which is not in CACHES.",
-                              id="magiclink_auth.E032"))
+        yield Error(f"{name} names {alias!r}, which is not in CACHES.", id=f"magiclink_auth.{ids[0]}")
     elif backend in WEAK_CACHES and not settings.DEBUG:
-        problems.append(Warning(
-            f"THROTTLE_CACHE {alias!r} uses {backend.rsplit('.', 1)[-1]}: rate limits are counted per "
-            "process, not at all, or not atomically.",
-            hint="Use a shared cache with atomic increments (Redis or Memcached) for THROTTLE_CACHE.",
-            id="magiclink_auth.W031",
-        ))
-    return problems
+        yield Warning(
+            f"{name} {alias!r} uses {backend.rsplit('.', 1)[-1]}: {consequence}.",
+            hint=f"Use {wanted} for {name}.",
+            id=f"magiclink_auth.{ids[1]}",
+        )
 
 
 SQLITE_ENGINE = "django.db.backends.sqlite3"

@@ -34,8 +34,18 @@ DEFAULTS: dict[str, Any] = {
     # Signing keys: a list of PEM private keys (first signs, all verify). Empty: keys are kept in the
     # database and one is generated on first use.
     "SIGNING_KEYS": [],
-    "SIGNING_ALGORITHM": "RS256",
+    # Algorithm of generated keys: "ES256" (EC P-256), "EdDSA" (Ed25519) or "RS256" (RSA, RSA_KEY_SIZE bits).
+    # Keys already made keep their own algorithm: set this and rotate to move (`magiclink_keys rotate`).
+    "SIGNING_ALGORITHM": "ES256",
     "RSA_KEY_SIZE": 2048,
+    # Each process reloads its signing keys at least this often: a key deleted (not retired) is refused
+    # everywhere within it, and a rotated-in key signs everywhere within it.
+    "KEY_REFRESH_INTERVAL": timedelta(seconds=60),
+    # The roles and permissions claims are cached per user in this cache alias until the user's groups or
+    # permissions change (shared between processes, like THROTTLE_CACHE); None: a query per verify.
+    "CLAIMS_CACHE": "default",
+    # The longest a cached answer is kept (a change no signal reports shows within it).
+    "CLAIMS_CACHE_TIMEOUT": timedelta(minutes=10),
     # Operations: the audit log (on by default; events older than AUDIT_RETENTION are deleted by
     # `manage.py magiclink_cleanup`), and the rows that command deletes per statement.
     "AUDIT_LOG": True,
@@ -129,7 +139,7 @@ IMPORT_STRINGS = {"ADAPTER", "TENANTS_PROVIDER"}
 DURATIONS = {
     "LINK_LIFETIME", "SESSION_LIFETIME", "REFRESH_LIFETIME", "REFRESH_REUSE_GRACE", "CONFIRM_REPLAY_WINDOW",
     "PENDING_POLL_INTERVAL", "RESEND_COOLDOWN", "DELIVERY_RETRY_BACKOFF", "DELIVERY_RETRY_MAX_BACKOFF",
-    "DELIVERY_CLAIM_TIMEOUT", "KNOWN_REQUESTER_LIFETIME",
+    "DELIVERY_CLAIM_TIMEOUT", "KNOWN_REQUESTER_LIFETIME", "KEY_REFRESH_INTERVAL", "CLAIMS_CACHE_TIMEOUT",
     "AUDIT_RETENTION",
 }
 

@@ -24,8 +24,8 @@ from .network import client_ip
 from .notices import ACCOUNT_EXISTS, NO_ACCOUNT, queue_no_account_notice
 from .redirects import add_token, resolve_redirect_uri
 from .sessions import IssuedTokens, issue_tokens, open_session, revoke_all
-from .tasks import queue_delivery
-from .tokens import consume, create_link, find_link, lock
+from .tasks import delivery_fields, queue_delivery
+from .tokens import consume, create_link, find_link, link_lifetime, lock, new_token
 from .users import (
     create_user,
     get_profile,
@@ -117,9 +117,23 @@ def _send(
     is recorded as its delivery error, for the admin."""
     redirect_uri = resolve_redirect_uri(uri)
     who = limits.requester(method, login_id, meta)
+    # The message's context and the token come first, so the link is stored with its delivery in one INSERT.
+    context = {
+        "name": _greeting_name(user, method, target),
+        "masked_address": mask(method, target),
+        "lifetime_minutes": int(link_lifetime().total_seconds() // 60),
+        "options": options.template_options,
+        "asked": describe_request(meta, cross_device=options.cross_device),
+        **(extra_context or {}),
+    }
+    if notice:
+        context["notice"] = notice
+    token = new_token()
     allowance = claim = None
     handover = crossdevice.Handover()
     try:
+        # One transaction, one commit: the lock, the older links voided, the link with its delivery state,
+        # the audit row of link_requested (its receivers run inside: a failing one leaves no half-made link).
         with transaction.atomic():
             # One link at a time per login ID: the cooldown is decided and older links voided under the lock.
             lock(who.key)
@@ -128,7 +142,8 @@ def _send(
                 # A void link holds no cooldown of its own: claim it as an answer without a link does.
                 claim = limits.claim_cooldown(purpose, who)
             allowance = limits.allow(method, login_id, who)
-            link, token = create_link(
+            link, _ = create_link(
+                token=token,
                 purpose=purpose,
                 method=method,
                 login_id=login_id,
@@ -141,6 +156,7 @@ def _send(
                 requester_user_agent=meta.user_agent[:512],
                 limit_key=who.key,
                 requester_known=who.known,
+                **delivery_fields(add_token(redirect_uri, token), context, refusal=refusal),
             )
             if options.cross_device or purpose in account_changes.UPDATE_PURPOSES:
                 # The link acts for the device or session that asked: bind it there, with a number to match.
@@ -149,17 +165,7 @@ def _send(
                     # A void link's reference would poll as invalid; a decoy polls as pending, as a live one.
                     handover = crossdevice.Handover(crossdevice.decoy(cross_device=True).pending_ref,
                                                     handover.number)
-            context = {
-                "name": _greeting_name(user, method, target),
-                "masked_address": mask(method, target),
-                "lifetime_minutes": int((link.expires_at - link.created_at).total_seconds() // 60),
-                "options": options.template_options,
-                "asked": describe_request(meta, cross_device=options.cross_device),
-                **(extra_context or {}),
-            }
-            if notice:
-                context["notice"] = notice
-            queue_delivery(link, add_token(redirect_uri, token), context, refusal=refusal)
+            queue_delivery(link)
             # Inside the transaction, so that a failure here (the audit log, a receiver) leaves no link behind
             # and the 503 it answers is true: nothing was queued.
             signals.link_requested.send(sender=PendingLink, link=link, request=meta.request)

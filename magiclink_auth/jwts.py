@@ -54,22 +54,38 @@ def decode(token: str, kind: str) -> dict[str, Any]:
     more than the rest of a small request, so the claims of session JWTs already verified are kept,
     keyed by the exact token. For the same bytes only time and the key ring can change the answer, so
     the expiry and the key are checked again on every call; tokens that fail are never kept, and the
-    memory is emptied when the settings change (``on_reload``).
+    memory is emptied when the settings change (``on_reload``). Each caller gets claims of its own, down to
+    the lists and dicts inside (``roles``, ``tenants``): a view that edits them changes nothing for the next
+    request with the same token.
     """
     if kind == SESSION and isinstance(token, str):
-        kid, claims = _verified_session(token)
+        kid, claims, containers = _verified_session(token)
         if claims["exp"] + LEEWAY_SECONDS <= time.time():
             raise InvalidJWT("ExpiredSignatureError")
         if get_verification_key(kid) is None:
             raise InvalidJWT("unknown key or algorithm")
-        return dict(claims)
+        # A copy down to the lists and dicts, sharing only what cannot change (strings, numbers).
+        mine = dict(claims)
+        for name in containers:
+            mine[name] = _copy(claims[name])
+        return mine
     return _decode(token, kind)
 
 
 @lru_cache(maxsize=4096)
-def _verified_session(token: str) -> tuple[str, dict[str, Any]]:
+def _verified_session(token: str) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """The kid and claims of a valid session JWT, and the names of its claims that hold a list or dict."""
     claims = _decode(token, SESSION)
-    return str(jwt.get_unverified_header(token).get("kid", "")), claims
+    containers = tuple(name for name, value in claims.items() if isinstance(value, list | dict))
+    return str(jwt.get_unverified_header(token).get("kid", "")), claims, containers
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
 
 
 @on_reload

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 try:
@@ -41,8 +43,8 @@ from .models import PendingLink
 from .sealing import seal, unseal
 
 __all__ = [
-    "deliver", "deliver_link", "due_links", "enqueue_or_refuse", "expire_undelivered", "queue_delivery",
-    "retry_delay",
+    "deliver", "deliver_link", "delivery_fields", "due_links", "enqueue_or_refuse", "expire_undelivered",
+    "queue_delivery", "retry_delay",
 ]
 
 logger = logging.getLogger("magiclink_auth")
@@ -54,22 +56,26 @@ PENDING = [Delivery.QUEUED, Delivery.FAILED]
 SENT, RETRY, GAVE_UP, SKIPPED = "sent", "retry", "gave_up", "skipped"
 
 
-def queue_delivery(link: PendingLink, url: str, context: dict, *, refusal: str = "") -> None:
-    """Record what to send on the link, and enqueue its delivery once the transaction commits.
+def delivery_fields(url: str, context: dict, *, refusal: str = "") -> dict:
+    """What a new link stores for its delivery, written in the link's own INSERT (``create_link``).
 
-    With ``refusal`` (an enumeration-safe answer that must send nothing) the same statements run, so the
-    answer takes as long: the link is voided and marked failed with the reason in the same UPDATE, and the
-    task enqueued finds nothing to send.
+    With ``refusal`` (an enumeration-safe answer that must send nothing) the link is born void and failed with
+    the reason, in the same INSERT: the same statements run, so the answer takes as long, and the task
+    enqueued finds nothing to send.
     """
     now = timezone.now()
     if refusal:
-        fields = {"delivery_status": Delivery.FAILED, "delivery_error": refusal[:512], "voided_at": now,
-                  "delivery_sealed_url": "", "delivery_next_attempt_at": None}
-    else:
-        fields = {"delivery_status": Delivery.QUEUED, "delivery_sealed_url": seal(url),
-                  "delivery_next_attempt_at": now}
-    PendingLink.objects.filter(pk=link.pk).update(delivery_context=context, **fields)
+        return {"delivery_status": Delivery.FAILED, "delivery_error": refusal[:512], "voided_at": now,
+                "delivery_sealed_url": "", "delivery_next_attempt_at": None, "delivery_context": context}
+    return {"delivery_status": Delivery.QUEUED, "delivery_sealed_url": seal(url), "delivery_context": context,
+            "delivery_next_attempt_at": now}
+
+
+def queue_delivery(link: PendingLink) -> None:
+    """Enqueue the delivery of a link stored with ``delivery_fields``, once the transaction commits."""
     transaction.on_commit(lambda: _enqueue_or_refuse(link.pk))
+
+
 def enqueue_or_refuse(queued_task, *args) -> None:
     """Enqueue now, or raise ``Unavailable`` (503, E011205) when the task backend refuses: the caller is told
     to retry rather than answered 200 for a message nothing will send."""
@@ -124,15 +130,33 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _claim(link_id: int) -> PendingLink | None:
-    """Take the link for one attempt, or None if it is not due or another attempt has it."""
+    """Take the link for one attempt, or None if it is not due or another attempt has it.
+
+    One statement where the database can return the rows it updates (PostgreSQL, SQLite 3.35+):
+    ``UPDATE ... RETURNING`` claims and loads the link at once; elsewhere an UPDATE, then a SELECT."""
     now = timezone.now()
-    claimed = PendingLink.objects.filter(
-        pk=link_id, delivery_status__in=PENDING, delivery_next_attempt_at__lte=now
-    ).update(
-        delivery_next_attempt_at=now + app_settings.DELIVERY_CLAIM_TIMEOUT,
-        delivery_attempts=F("delivery_attempts") + 1,
-    )
-    return PendingLink.objects.filter(pk=link_id).first() if claimed else None
+    due = PendingLink.objects.filter(pk=link_id, delivery_status__in=PENDING, delivery_next_attempt_at__lte=now)
+    changes = {"delivery_next_attempt_at": now + app_settings.DELIVERY_CLAIM_TIMEOUT,
+               "delivery_attempts": F("delivery_attempts") + 1}
+    connection = connections[due.db]
+    if connection.vendor not in RETURNING_VENDORS:
+        return PendingLink.objects.filter(pk=link_id).first() if due.update(**changes) else None
+    return next(iter(_update_returning(due, changes, connection)), None)
+
+
+# Databases whose UPDATE can return the rows it changed (SQLite from 3.35).
+RETURNING_VENDORS = {"postgresql"} | ({"sqlite"} if sqlite3.sqlite_version_info >= (3, 35) else set())
+
+
+def _update_returning(queryset, changes: dict, connection):
+    """Apply ``changes`` to ``queryset`` and return the updated rows as model instances, in one statement."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(changes)
+    compiler = query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in queryset.model._meta.concrete_fields)
+    return queryset.model.objects.db_manager(queryset.db).raw(f"{sql} RETURNING {columns}", params)
 
 
 def _give_up(link: PendingLink, reason: str) -> str:
@@ -182,11 +206,12 @@ def deliver(link_id: int) -> str:
         # framework log the traceback.
         _failed(link, f"{type(exc).__name__} in the delivery backend", retryable=True, provider="")
         raise
-    PendingLink.objects.filter(pk=link.pk).update(
-        delivery_status=Delivery.SENT, delivery_error="", delivery_message_id=(result.message_id or "")[:128],
-        delivery_sent_at=timezone.now(), delivery_next_attempt_at=None, delivery_sealed_url="",
-    )
-    signals.link_sent.send(sender=PendingLink, link=link, result=result)
+    with transaction.atomic():  # the outcome and its audit row (link_sent's receivers): one commit
+        PendingLink.objects.filter(pk=link.pk).update(
+            delivery_status=Delivery.SENT, delivery_error="", delivery_message_id=(result.message_id or "")[:128],
+            delivery_sent_at=timezone.now(), delivery_next_attempt_at=None, delivery_sealed_url="",
+        )
+        signals.link_sent.send(sender=PendingLink, link=link, result=result)
     return SENT
 
 
@@ -198,6 +223,11 @@ def _failed(link: PendingLink, reason: str, *, retryable: bool, provider: str) -
         "Delivery of link #%s to %s by %s failed (attempt %s): %s",
         link.pk, mask(link.method, link.target), provider or link.method, link.delivery_attempts, reason,
     )
+    with transaction.atomic():  # the outcome and its audit row (delivery_failed's receivers): one commit
+        return _record_failure(link, reason, retryable=retryable)
+
+
+def _record_failure(link: PendingLink, reason: str, *, retryable: bool) -> str:
     signals.delivery_failed.send(sender=PendingLink, link=link, error=reason)
     next_attempt = timezone.now() + retry_delay(link.delivery_attempts)
     if not retryable or link.delivery_attempts >= app_settings.DELIVERY_MAX_ATTEMPTS:

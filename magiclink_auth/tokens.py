@@ -28,7 +28,7 @@ from .conf import app_settings
 from .errors import InvalidLink
 from .models import LinkLock, PendingLink
 
-__all__ = ["hash_token", "lock", "create_link", "find_link", "consume"]
+__all__ = ["hash_token", "lock", "new_token", "create_link", "find_link", "consume", "link_lifetime"]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -57,10 +57,15 @@ def lock(key: str) -> None:
     )
 
 
-def create_link(**fields) -> tuple[PendingLink, str]:
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def create_link(*, token: str | None = None, **fields) -> tuple[PendingLink, str]:
     """Store a pending link and return it with its token, which exists nowhere else from here on.
 
-    Call it holding ``lock(fields["limit_key"])``.
+    Call it holding ``lock(fields["limit_key"])``. A caller that needs the token for the link's other fields
+    (its delivery, sealed in the same INSERT) draws it first with ``new_token``.
     """
     now = timezone.now()
     older = PendingLink.objects.filter(
@@ -69,7 +74,7 @@ def create_link(**fields) -> tuple[PendingLink, str]:
     if not fields.get("requester_known"):
         older = older.filter(requester_known=False)
     older.update(voided_at=now)
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token = token or new_token()
     link = PendingLink.objects.create(
         token_hash=hash_token(token), created_at=now, expires_at=now + link_lifetime(), **fields
     )

@@ -75,3 +75,29 @@ def test_step_up_permission_admits_a_step_up_session(signed_up):
     tokens = sessions.start_session(user, amr=["email"], claims={"su": True}, ip=None, user_agent="")
     response = Client().get("/api/sensitive", **bearer(tokens.session_jwt))
     assert response.status_code == 200
+
+
+def test_a_bearer_request_costs_one_query_the_users_row(signed_up, django_assert_num_queries):
+    body = signed_up("ada@example.com")
+    client = Client()
+    with django_assert_num_queries(1):
+        response = client.get("/api/whoami", **bearer(body["sessionJwt"]))
+    assert response.status_code == 200
+
+
+def test_a_cookie_request_loads_the_user_once_for_the_middleware_and_drf(signed_up, django_assert_num_queries):
+    body = signed_up("ada@example.com")
+    client = Client()
+    client.cookies["DS"] = body["sessionJwt"]
+    with django_assert_num_queries(1):
+        response = client.get("/api/whoami")
+    assert response.status_code == 200 and response.json()["userId"] == body["user"]["userId"]
+
+
+def test_a_cookie_session_of_a_deactivated_user_is_refused(signed_up):
+    body = signed_up("ada@example.com")
+    get_user_model().objects.filter(pk=body["user"]["userId"]).update(is_active=False)
+    client = Client()
+    client.cookies["DS"] = body["sessionJwt"]
+    response = client.get("/api/whoami")
+    assert response.status_code == 401 and response.json()["errorCode"] == "E062523"

@@ -34,13 +34,13 @@ def published_kids(api) -> list[str]:
 
 
 def validate_like_an_sdk(api, session_jwt: str) -> dict:
-    """What the SDKs do: fetch the JWKS, pick the key by kid, verify RS256 and the issuer."""
+    """What the SDKs do: fetch the JWKS, pick the key by kid, verify with the key's alg and the issuer."""
     kid = pyjwt.get_unverified_header(session_jwt)["kid"]
     jwk = {key["kid"]: key for key in api.get(KEYS).json()["keys"]}.get(kid)
     if jwk is None:
         raise pyjwt.InvalidKeyError(f"kid {kid} not published")
     public_key = pyjwt.PyJWK(jwk).key
-    return pyjwt.decode(session_jwt, public_key, algorithms=["RS256"], issuer=PROJECT_ID)
+    return pyjwt.decode(session_jwt, public_key, algorithms=[jwk["alg"]], issuer=PROJECT_ID)
 
 
 def refresh(api, token):

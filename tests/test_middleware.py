@@ -98,3 +98,15 @@ def test_without_cookies_a_password_login_is_left_alone(client, django_user_mode
     user.save()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     assert client.get("/admin/").status_code == 200
+
+
+def test_reading_request_user_costs_one_query(client, signed_up, django_assert_num_queries):
+    body = signed_up("ada@example.com")
+
+    def view(request):
+        return HttpResponse(f"{request.user.email} {request.user.pk} {request.user.is_authenticated}")
+
+    request = RequestFactory().get("/", HTTP_COOKIE=f"DS={body['sessionJwt']}")
+    with django_assert_num_queries(1):
+        response = MagicLinkSessionMiddleware(view)(request)
+    assert response.content.decode() == f"ada@example.com {body['user']['userId']} True"

@@ -12,6 +12,9 @@ import queue
 import subprocess
 import threading
 
+import jwt as pyjwt
+import pytest
+
 from magiclink_auth.models import RefreshSession
 from tests.conftest import PROJECT_ID, token_of
 from tests.node_rpc import NODE, NODE_DIR, needs_node
@@ -110,3 +113,28 @@ def test_node_sdk_reports_our_error_json(live_server, transactional_db, outbox):
     finally:
         flow.kill()
     assert outbox == []
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "EdDSA", "RS256"])
+def test_node_sdk_validates_and_refreshes_sessions_signed_with_each_algorithm(
+    algorithm, live_server, transactional_db, outbox, settings
+):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "SIGNING_ALGORITHM": algorithm}
+    email = f"node-{algorithm.lower()}@example.com"
+    flow = NodeFlow(live_server.url, PROJECT_ID, email, "https://app.example.com/welcome")
+    try:
+        flow.step("signUpOrIn")
+        [message] = outbox
+        flow.send(token_of(message))
+        session_jwt = flow.step("verify")["data"]["sessionJwt"]
+        assert pyjwt.get_unverified_header(session_jwt)["alg"] == algorithm
+
+        # validateSession checks the signature with the JWK the SDK fetched from /v2/keys (jose's importJWK).
+        session = flow.step("validateSession")["token"]
+        assert session["drn"] == "DS" and session["iss"] == PROJECT_ID
+        assert flow.step("refreshSession")["token"]["sub"] == session["sub"]
+        flow.step("logout")
+        flow.step("refreshAfterLogout")
+        assert flow.finish() == 0
+    finally:
+        flow.kill()

@@ -48,7 +48,7 @@ def test_session_and_refresh_claims(signed_up):
     assert refresh["exp"] - refresh["iat"] == 4 * 7 * 24 * 3600
     assert (session["roles"], session["permissions"], session["tenants"]) == ([], [], {})
     header = pyjwt.get_unverified_header(body["sessionJwt"])
-    assert header["alg"] == "RS256" and header["kid"]
+    assert header["alg"] == "ES256" and header["kid"]
 
 
 def test_first_seen_only_on_first_verify_of_a_new_user(api, outbox, signed_up):
@@ -131,11 +131,11 @@ def test_keys_endpoint_publishes_the_signing_key(api, signed_up):
     keys = api.get(f"/v2/keys/{PROJECT_ID}").json()["keys"]
     kid = pyjwt.get_unverified_header(body["sessionJwt"])["kid"]
     (key,) = [k for k in keys if k["kid"] == kid]
-    assert {k: key[k] for k in ("kty", "alg", "use")} == {"kty": "RSA", "alg": "RS256", "use": "sig"}
+    assert {k: key[k] for k in ("kty", "alg", "use")} == {"kty": "EC", "alg": "ES256", "use": "sig"}
     assert "d" not in key and "p" not in key
     public = pyjwt.PyJWK(key).key
-    assert public.key_size >= 2048
-    pyjwt.decode(body["sessionJwt"], public, algorithms=["RS256"])
+    assert public.curve.name == "secp256r1"
+    pyjwt.decode(body["sessionJwt"], public, algorithms=["ES256"])
 
 
 @pytest.mark.parametrize("audit_log", [False, True])

@@ -30,13 +30,20 @@ class MagicLinkAuthentication(BaseAuthentication):
         credentials = credentials.strip()
         if scheme.lower() == "bearer" and credentials.count(".") == 2:
             return self._user(self._decode(credentials))
-        # The middleware may have refreshed an expired DS on this very request.
+        # The middleware may have refreshed an expired DS on this very request; its lazy request.user is
+        # then the same user, loaded at most once whoever reads it first.
         claims = getattr(request._request, "magiclink_claims", None)
         session_jwt = request._request.COOKIES.get(cookie_names()[0])
         if claims is None and not session_jwt:
             return None
+        from_middleware = claims is not None
         claims = claims or self._decode(session_jwt)
         self._enforce_csrf(request)
+        if from_middleware:
+            user = request._request.user
+            if not user.is_authenticated:
+                raise _failed("session_jwt_invalid")
+            return user, claims
         return self._user(claims)
 
     @staticmethod

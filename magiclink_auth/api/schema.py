@@ -108,12 +108,15 @@ class TenantListSerializer(serializers.Serializer):
 
 
 class JWKSerializer(serializers.Serializer):
-    kty = serializers.CharField()
-    alg = serializers.CharField()
-    kid = serializers.CharField()
+    kty = serializers.CharField(help_text="`EC` (ES256), `OKP` (EdDSA) or `RSA` (RS256).")
+    alg = serializers.CharField(help_text="`ES256`, `EdDSA` or `RS256`.")
+    kid = serializers.CharField(help_text="The key's RFC 7638 thumbprint.")
     use = serializers.CharField()
-    n = serializers.CharField()
-    e = serializers.CharField()
+    crv = serializers.CharField(required=False, help_text="EC and OKP keys: `P-256` or `Ed25519`.")
+    x = serializers.CharField(required=False, help_text="EC and OKP keys.")
+    y = serializers.CharField(required=False, help_text="EC keys.")
+    n = serializers.CharField(required=False, help_text="RSA keys.")
+    e = serializers.CharField(required=False, help_text="RSA keys.")
 
 
 class JWKSetSerializer(serializers.Serializer):

@@ -1,0 +1,130 @@
+"""Statements and commits per call, as a production site runs them (django-tasks-db, a worker delivering):
+a start call commits at most twice (the link, its lock, delivery state and audit row; the task row), a
+verify once (consume, session and audit row), a delivery twice (the claim; the outcome with its audit row).
+
+A commit is an outermost transaction that ends, or a write run outside any (autocommit). These tests commit
+for real (``transaction=True``), as the worker must.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from magiclink_auth.models import AuditEvent, PendingLink
+from tests.conftest import token_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+class Counted:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.commits = 0
+
+    def __str__(self) -> str:
+        return f"{self.commits} commits:\n" + "\n".join(s[:150] for s in self.statements)
+
+
+@contextmanager
+def counting(monkeypatch):
+    counted = Counted()
+    real_commit = connection.commit
+
+    def commit():
+        counted.commits += 1
+        return real_commit()
+
+    def record(execute, sql, params, many, context):
+        if not sql.lstrip().upper().startswith(CONTROL):
+            counted.statements.append(sql)
+            if sql.lstrip().upper().startswith(WRITES) and not connection.in_atomic_block:
+                counted.commits += 1  # autocommit
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(connection, "commit", commit)
+    with connection.execute_wrapper(record):
+        yield counted
+    monkeypatch.undo()
+
+
+@pytest.fixture
+def production(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def run_worker() -> None:
+    call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
+
+
+def sign_in(api):
+    return api.post("/v1/auth/magiclink/signin/email", {"loginId": "ada@example.com"})
+
+
+@pytest.fixture
+def returning_user(api, production, outbox):
+    api.post("/v1/auth/magiclink/signup/email", {"loginId": "ada@example.com"})
+    run_worker()
+    assert api.post("/v1/auth/magiclink/verify", {"token": token_of(outbox[-1])}).status_code == 200
+    outbox.clear()
+
+
+def test_a_start_call_commits_twice_and_runs_no_delivery(api, returning_user, monkeypatch, outbox):
+    with counting(monkeypatch) as counted:
+        assert sign_in(api).status_code == 200
+    assert counted.commits <= 2, str(counted)
+    # Find the user; the login ID's lock row; void older links; INSERT the link with its delivery state; its
+    # audit row; the task row.
+    assert len(counted.statements) <= 6, str(counted)
+    assert outbox == []
+    link = PendingLink.objects.latest("pk")
+    assert link.delivery_status == "queued" and link.delivery_sealed_url
+    assert AuditEvent.objects.filter(event="link_requested", link_id=link.pk).exists()
+
+
+def test_the_worker_delivers_a_link_with_two_commits(api, returning_user, monkeypatch, outbox):
+    sign_in(api)
+    link = PendingLink.objects.latest("pk")
+    from magiclink_auth.tasks import deliver
+
+    with counting(monkeypatch) as counted:
+        assert deliver(link.pk) == "sent"
+    assert counted.commits == 2, counted  # the claim (UPDATE ... RETURNING); the outcome with its audit row
+    assert len(counted.statements) == 3, str(counted)
+    assert [m.recipient for m in outbox] == ["ada@example.com"]
+    assert AuditEvent.objects.filter(event="link_sent", link_id=link.pk).exists()
+
+
+def verify_counted(api, outbox, monkeypatch) -> Counted:
+    sign_in(api)
+    run_worker()
+    token = token_of(outbox[-1])
+    with counting(monkeypatch) as counted:
+        assert api.post("/v1/auth/magiclink/verify", {"token": token}).status_code == 200
+    return counted
+
+
+def roles_sql(counted: Counted) -> list[str]:
+    return [sql for sql in counted.statements if "auth_group" in sql or "auth_permission" in sql]
+
+
+def test_a_verify_commits_once(api, returning_user, monkeypatch, outbox):
+    counted = verify_counted(api, outbox, monkeypatch)
+    assert counted.commits == 1, str(counted)
+    # The link with its user and profile; consume; the login IDs; the session; the audit row. Roles and
+    # permissions come from the claims cache, filled by the sign-up's verify.
+    assert len(counted.statements) <= 5 and not roles_sql(counted), str(counted)
+    assert AuditEvent.objects.filter(event="link_verified").count() == 2
+
+
+def test_without_the_claims_cache_a_verify_asks_for_roles_and_permissions(api, returning_user, monkeypatch,
+                                                                         outbox, settings):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "CLAIMS_CACHE": None}
+    counted = verify_counted(api, outbox, monkeypatch)
+    assert counted.commits == 1 and len(roles_sql(counted)) == 2, str(counted)
