@@ -75,8 +75,11 @@ def error_records(caplog) -> list[logging.LogRecord]:
 # The database.
 
 def test_a_fault_between_storing_the_link_and_queueing_it_leaves_no_link_and_sends_nothing(api, outbox):
+    from magiclink_auth.models import AuditEvent
+
+    # The link is stored with its delivery state in one INSERT; its audit row follows in the same transaction.
     link_table = quoted(PendingLink)
-    with database_fault(f"UPDATE {link_table}", after=f"INSERT INTO {link_table}") as fault:
+    with database_fault(f"INSERT INTO {quoted(AuditEvent)}", after=f"INSERT INTO {link_table}") as fault:
         response = api.post(SIGNUP, {"loginId": "ada@example.com"})
 
     assert fault.fired == 1

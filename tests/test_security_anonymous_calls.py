@@ -60,7 +60,10 @@ def test_account_options_answer_alike_for_a_registered_and_an_unknown_address(ap
 def test_custom_claims_from_a_stranger_land_under_nsec_only(api, signed_up, outbox):
     signed_up("victim@example.com")
     forged = {"email": "mallory@example.com", "email_verified": True, "role": "admin", "scope": "admin",
-              "acr": "urn:mace:incommon:iap:silver", "auth_time": 1, "dct": "T1"}
+              "acr": "urn:mace:incommon:iap:silver", "auth_time": 1}
+    # The tenant the session acts for is chosen only through tenant/select: refused outright as a claim.
+    refused = api.post(SIGN_IN, {"loginId": "victim@example.com", "loginOptions": {"customClaims": {"dct": "T1"}}})
+    assert refused.status_code == 400 and refused.json()["errorCode"] == "E062601"
     api.post(SIGN_IN, {"loginId": "victim@example.com", "loginOptions": {"customClaims": forged}})
     victims = api.post(VERIFY, {"token": token_of(outbox[-1])}).json()
     session = claims_of(victims["sessionJwt"])
