@@ -56,7 +56,8 @@ def start_update(
     meta,
 ) -> Any:
     """Send a link to ``address`` that, once opened, makes it the contact of the session's user."""
-    from .flows import LoginOptions, _send, is_disabled
+    from .flows import LoginOptions, _send
+    from .users import is_disabled
 
     session = session_for(refresh_jwt)
     user = session.user
@@ -112,7 +113,7 @@ def refuse_stale_link(user, link: PendingLink) -> None:
 
 def apply_update(user, link: PendingLink):
     """Make the link's address the user's verified contact; returns the user the session is for."""
-    from .flows import is_disabled
+    from .users import is_disabled
 
     method = UPDATE_PURPOSES[link.purpose]
     options = link.login_options

@@ -24,7 +24,7 @@ from .redirects import add_token, resolve_redirect_uri
 from .sessions import IssuedTokens, issue_tokens, open_session, revoke_all
 from .tasks import queue_delivery
 from .tokens import consume, create_link, find_link, lock
-from .users import create_user, find_user, get_profile, mark_login_id_verified, stored_login_id
+from .users import create_user, find_user, get_profile, is_disabled, mark_login_id_verified, stored_login_id
 
 __all__ = ["RequestMeta", "StartResult", "VerifyResult", "sign_up", "sign_in", "sign_up_or_in", "verify"]
 
@@ -85,10 +85,6 @@ class LoginOptions:
             "revokeOtherSessions": self.revoke_other_sessions,
             "locale": self.locale,
         }
-
-
-def is_disabled(user) -> bool:
-    return not user.is_active or get_profile(user).status == Profile.Status.DISABLED
 
 
 def _send(

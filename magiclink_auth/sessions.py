@@ -21,6 +21,7 @@ from . import jwts, signals
 from .conf import app_settings
 from .errors import MagicLinkError
 from .models import RefreshSession
+from .users import is_disabled
 
 __all__ = [
     "IssuedTokens", "start_session", "open_session", "issue_tokens", "tokens_for", "refresh", "session_for",
@@ -116,7 +117,9 @@ def _decode_refresh(refresh_jwt: str | None) -> dict[str, Any]:
 
 def _load_session(claims: dict[str, Any]) -> RefreshSession:
     session = (
-        RefreshSession.objects.select_related("user").filter(pk=_uuid_or_none(claims.get("sid"))).first()
+        RefreshSession.objects.select_related("user__magiclink_profile")
+        .filter(pk=_uuid_or_none(claims.get("sid")))
+        .first()
     )
     if session is None or str(session.user.pk) != str(claims.get("sub")):
         raise MagicLinkError("refresh_token_invalid")
@@ -158,6 +161,9 @@ def _revoke_for_reuse(session: RefreshSession):
 def refresh(refresh_jwt: str | None) -> IssuedTokens:
     claims = _decode_refresh(refresh_jwt)
     session = _load_session(claims)
+    # A user disabled since the session began gets no new session JWT, whichever instance disabled them.
+    if is_disabled(session.user):
+        raise MagicLinkError("user_disabled")
     presented = claims.get("jti")
     if presented == session.current_jti:
         now = timezone.now()

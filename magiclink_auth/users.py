@@ -12,8 +12,8 @@ from .conf import app_settings
 from .identifiers import EMAIL
 from .models import LoginId, Profile
 
-__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "user_json", "find_user", "stored_login_id",
-           "mark_login_id_verified"]
+__all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "is_disabled", "user_json", "find_user",
+           "stored_login_id", "mark_login_id_verified"]
 
 # user JSON key -> Profile field, for the names a sign-up may set.
 PROFILE_FIELDS = {
@@ -64,6 +64,11 @@ def get_profile(user) -> Profile:
         return user.magiclink_profile
     except Profile.DoesNotExist:
         return Profile.objects.get_or_create(user=user)[0]
+
+
+def is_disabled(user) -> bool:
+    """Disabled in the app (profile status) or by Django (``is_active`` false): no sign-in, no refresh."""
+    return not user.is_active or get_profile(user).status == Profile.Status.DISABLED
 
 
 def find_user(login_id: str):
