@@ -72,7 +72,11 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0"))
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        # Behind PgBouncer in transaction pooling mode a cursor cannot outlive its transaction
+        # (docs/deployment.md).
+        disable_server_side_cursors=os.environ.get("DB_DISABLE_SERVER_SIDE_CURSORS", "0").lower() in {"1", "true"},
     )
 }
 

@@ -168,6 +168,9 @@ def _revoke_for_reuse(session: RefreshSession):
 def refresh(refresh_jwt: str | None) -> IssuedTokens:
     claims = _decode_refresh(refresh_jwt)
     session = _load_session(claims)
+    # A user disabled since the session began gets no new session JWT, whichever instance disabled them.
+    if is_disabled(session.user):
+        raise MagicLinkError("user_disabled")
     presented = claims.get("jti")
     if presented == session.current_jti:
         now = timezone.now()

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.utils import timezone
 
-from magiclink_auth.models import RefreshSession
+from magiclink_auth.models import Profile, RefreshSession
 from tests.conftest import PROJECT_ID, token_of
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +77,20 @@ def test_logout_all_revokes_every_session_of_the_user(api, outbox, signed_up):
     assert api.post("/v1/auth/logoutall", {}, refresh=one).json() == {}
     assert refresh(api, two).json()["errorCode"] == "E061303"
     assert refresh(api, other).status_code == 200
+
+
+@pytest.mark.parametrize("disable", ["is_active", "status"])
+def test_a_user_disabled_after_signing_in_cannot_refresh(api, signed_up, django_user_model, disable):
+    token = signed_up()["refreshJwt"]
+    user = django_user_model.objects.get()
+    if disable == "is_active":
+        user.is_active = False
+        user.save()
+    else:
+        user.magiclink_profile.status = Profile.Status.DISABLED
+        user.magiclink_profile.save()
+    response = refresh(api, token)
+    assert response.status_code == 403 and response.json()["errorCode"] == "E062109"
 
 
 def test_me_returns_the_user(api, signed_up):
