@@ -31,4 +31,16 @@ def test_the_poll_after_a_confirm_on_another_device_signs_this_browser_in(client
     assert response.status_code == 200 and response.json() == {"next": "/auth/account/"}
     assert {"DS", "DSR"} <= set(response.cookies)
     assert "You are signed in" in client.get("/auth/account/").content.decode()
-    assert client.post(STATUS).status_code == 410
+    assert client.post(STATUS).json() == {"next": "/auth/account/"}
+
+
+def test_a_poll_that_finds_no_sign_in_waiting_asks_again(client, outbox):
+    """A poll sent with the session cookie that a login in another tab just replaced finds nothing: that
+    must not end the waiting page's polling."""
+    assert client.post(STATUS).json() == {"pending": True}
+
+
+def test_a_browser_that_confirmed_its_own_link_in_another_tab_is_sent_on(client, outbox):
+    ask_for_link(client)
+    confirm(client, token_in(outbox[-1]))
+    assert client.post(STATUS).json() == {"next": "/auth/account/"}

@@ -180,7 +180,11 @@ class CheckStatusView(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         pending = request.session.get(PENDING_KEY)
         if not pending:
-            return private(JsonResponse({"error": "Nothing is waiting for a link here."}, status=410))
+            # The link confirmed in another tab of this browser logs in, which replaces the session: a poll
+            # sent meanwhile with the old session cookie finds nothing. Signed in: go on; else ask again.
+            if request.user.is_authenticated:
+                return private(JsonResponse({"next": _url("account")}))
+            return private(JsonResponse({"pending": True}))
         try:
             return _collect(request, pending, JsonResponse({"next": _url("account")}))
         except MagicLinkError as exc:
