@@ -8,7 +8,7 @@ import logging
 import pytest
 from django.test import Client
 
-from tests.web_helpers import ask_for_link, confirm_with_number, number_shown, token_in
+from tests.web_helpers import ask_for_link, confirm, confirm_with_number, number_shown, token_in
 
 pytestmark = pytest.mark.django_db
 
