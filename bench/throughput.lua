@@ -13,6 +13,8 @@ local mailbox = os.getenv("BENCH_MAILBOX")
 local site = os.getenv("BENCH_SITE")
 local project = os.getenv("BENCH_PROJECT_ID")
 local per_thread = tonumber(os.getenv("BENCH_USERS_PER_THREAD"))
+-- Addresses are <prefix><thread>-u<n>@example.com: scale_out.py gives each instance's wrk its own prefix.
+local prefix = os.getenv("BENCH_EMAIL_PREFIX") or "t"
 local async = os.getenv("BENCH_ASYNC") == "1"
 
 local next_id, threads = 1, {}
@@ -52,7 +54,7 @@ end
 
 local function start_request()
   n = n % per_thread + 1
-  email = string.format("t%d-u%d@example.com", id, n)
+  email = string.format("%s%d-u%d@example.com", prefix, id, n)
   step = "start"
   local body = '{"email":"' .. email .. '"}'
   if site == "magiclink" then

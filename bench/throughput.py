@@ -72,11 +72,12 @@ def emails() -> list[str]:
 
 
 @contextmanager
-def gunicorn(app: str, env: dict, cwd: Path, log: Path):
+def gunicorn(app: str, env: dict, cwd: Path, log: Path, workers: int = WORKERS):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", app, "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-         "--error-logfile", str(log)],
+        # No control socket: several gunicorns at once would share the default one.
+        [sys.executable, "-m", "gunicorn", app, "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--error-logfile", str(log), "--no-control-socket"],
         cwd=cwd, env=env, start_new_session=True,
     )
     try:
