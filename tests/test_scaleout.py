@@ -37,6 +37,7 @@ PROJECT_ID = "P2scaleout"
 URI = "https://app.example.com/welcome"
 GRACE = 4  # REFRESH_REUSE_GRACE in tests/scaleout/settings.py
 CLAIM_TIMEOUT = 5  # DELIVERY_CLAIM_TIMEOUT there
+KEY_REFRESH_INTERVAL = 3  # and KEY_REFRESH_INTERVAL
 ADMIN_PASSWORD = "scale-out-admin-" + uuid.uuid4().hex
 
 
@@ -315,7 +316,8 @@ def test_a_user_disabled_in_the_admin_of_one_server_is_refused_on_the_other(clus
 
 # Signing keys --------------------------------------------------------------------------------------------
 
-def test_a_key_rotated_on_one_machine_is_used_and_accepted_by_every_server(cluster, sdks):
+def test_a_key_rotated_then_deleted_on_one_machine_is_used_then_refused_by_every_server(cluster, sdks):
+    old_session, old_refresh = tokens(sign_up(cluster, sdks, address()))
     session, refresh = tokens(sign_up(cluster, sdks, address()))
     old_kid = kid_of(session)
     cluster.manage("magiclink_keys", "rotate")
@@ -329,10 +331,29 @@ def test_a_key_rotated_on_one_machine_is_used_and_accepted_by_every_server(clust
         time.sleep(0.5)
     for client, server in zip([next(sdks), next(sdks)], cluster.servers, strict=True):
         assert client.validate_session(session)["sessionToken"]["drn"] == "DS"
-        assert signed_in_at(server, session)
+        assert signed_in_at(server, session) and signed_in_at(server, old_session)
     session, refresh = tokens(next(sdks).refresh_session(refresh))
     session, refresh = tokens(next(sdks).refresh_session(refresh))
     assert kid_of(session) != old_kid
+
+    # The retired key deleted by hand (a compromise): within KEY_REFRESH_INTERVAL no server takes what it
+    # signed, session or refresh JWT; what the new key signed still works.
+    assert cluster.sql("DELETE FROM magiclink_auth_signingkey WHERE kid = %s RETURNING kid", (old_kid,))
+    time.sleep(KEY_REFRESH_INTERVAL + 1)
+    for server in cluster.servers:
+        assert not signed_in_at(server, old_session)
+        refused = refresh_at(server, old_refresh)
+        assert refused.status_code == 401 and refused.json()["errorCode"] == code("refresh_token_invalid")
+        assert signed_in_at(server, session)
+    next(sdks).refresh_session(refresh)
+
+
+def refresh_at(server: str, refresh_jwt: str):
+    """POST /v1/auth/refresh as the SDKs send it, without the SDK's own check of the JWT against its keys."""
+    import httpx
+
+    return httpx.post(f"{server}/v1/auth/refresh", json={}, timeout=30,
+                      headers={"Authorization": f"Bearer {PROJECT_ID}:{refresh_jwt}"})
 
 
 # Throttles -----------------------------------------------------------------------------------------------

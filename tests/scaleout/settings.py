@@ -35,6 +35,8 @@ MAGICLINK_AUTH = {
     "VERIFY_RATE_PER_IP": "20/hour",
     "REFRESH_RATE_PER_SESSION": "1000/hour",
     "REFRESH_REUSE_GRACE": 4,
+    # Every instance reloads its key ring this often (a deleted key is refused everywhere within it).
+    "KEY_REFRESH_INTERVAL": 3,
     # A worker killed mid-send gives its link back after this long.
     "DELIVERY_CLAIM_TIMEOUT": 5,
     "DELIVERY_RETRY_BACKOFF": 1,
