@@ -92,6 +92,12 @@ def _wait(count: int, before: int, limit: int, window: int, elapsed: float) -> f
     return window - elapsed + later
 
 
+def _retry_after(wait: float) -> float:
+    """Whole seconds after which the call passes: strictly past ``wait``, where the estimate first drops under
+    the limit (at exactly ``wait`` it still equals the limit plus this call)."""
+    return max(1.0, math.floor(wait) + 1)
+
+
 def hit(name: str, limit: int, window: int) -> Hit:
     """Count one call under ``name``; refused (and not counted) when more than ``limit`` per ``window``."""
     now = clock()
@@ -100,7 +106,7 @@ def hit(name: str, limit: int, window: int) -> Hit:
     if _passes(count, before, limit, window, elapsed):
         return Hit(current, True, 0.0)
     give_back(current)
-    return Hit(current, False, max(1.0, math.ceil(_wait(count, before, limit, window, elapsed))))
+    return Hit(current, False, _retry_after(_wait(count, before, limit, window, elapsed)))
 
 
 def give_back(key: str) -> None:
@@ -124,4 +130,4 @@ def peek(name: str, limit: int, window: int) -> Hit:
     count, before = int(values.get(current) or 0) + 1, int(values.get(previous) or 0)
     if _passes(count, before, limit, window, elapsed):
         return Hit(current, True, 0.0)
-    return Hit(current, False, max(1.0, math.ceil(_wait(count, before, limit, window, elapsed))))
+    return Hit(current, False, _retry_after(_wait(count, before, limit, window, elapsed)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import MagicLinkError
+from .jwts import RESERVED_CLAIMS
 from .models import RefreshSession
 from .sessions import live_session, session_for
 from .users import find_user
@@ -23,6 +24,9 @@ __all__ = ["NAMESPACE", "caller_session", "elevation_for", "elevated_amr", "elev
 KEY = "elevation"
 # The claim holding the custom claims of a start call (Descope's "non-secure" claims).
 NAMESPACE = "nsec"
+# Claims a management-key holder put on an embedded link (managed_users.py): a trusted caller, so they go to
+# the top level of the session JWT as Descope's embedded links do, the server's own claims excepted.
+TRUSTED_CLAIMS = "managementClaims"
 
 
 def _check(session: RefreshSession, user, method: str, *, mfa: bool) -> None:
@@ -83,6 +87,8 @@ def elevated_claims(options: dict[str, Any]) -> dict[str, Any]:
     asking for a link to a victim's address cannot put ``email``, ``role`` or ``scope`` into their session."""
     custom = options.get("customClaims") or {}
     claims: dict[str, Any] = {NAMESPACE: dict(custom)} if custom else {}
+    claims.update({name: value for name, value in (options.get(TRUSTED_CLAIMS) or {}).items()
+                   if name not in RESERVED_CLAIMS})
     if (options.get(KEY) or {}).get("stepup"):
         claims["su"] = True
     return claims

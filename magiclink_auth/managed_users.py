@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from .elevation import TRUSTED_CLAIMS
 from .errors import MagicLinkError
 from .identifiers import EMAIL, SMS, normalize
 from .models import LoginId, PendingLink, Profile
@@ -143,7 +144,7 @@ def embedded_token(login_id: str, *, custom_claims: dict[str, Any], timeout: int
     """The token of a link for the user, verified with ``magiclink/verify``. With ``sign_up_user``, a
     sign-up link for a login ID that has no user yet."""
     stored = _normalized(login_id)
-    options = {"customClaims": custom_claims}
+    options = {TRUSTED_CLAIMS: custom_claims}
     if sign_up_user is not None:
         if find_user(stored) is not None:
             raise MagicLinkError("user_already_exists")

@@ -160,7 +160,8 @@ def later(monkeypatch):
     """Moves the clock of the counters (cache) and of the links (database) forward by some seconds.
 
     The counters' clock starts just after a day's start, where every window (second, minute, hour, day)
-    begins, so that a test never straddles a window's edge by the accident of when it runs.
+    begins, so that a test never straddles a window's edge by the accident of when it runs. Both clocks stand
+    still between moves: a slow machine cannot turn a 59-second wait into 58.
     """
     import time
     from datetime import timedelta
@@ -169,12 +170,12 @@ def later(monkeypatch):
 
     from magiclink_auth import counters
 
-    real_now, started = timezone.now, time.time()
+    frozen, started = timezone.now(), time.time()
     aligned = (started // 86400 + 1) * 86400 + 1
 
     def advance(seconds: float):
-        monkeypatch.setattr(counters, "clock", lambda: aligned + seconds + (time.time() - started))
-        monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=seconds))
+        monkeypatch.setattr(counters, "clock", lambda: aligned + seconds)
+        monkeypatch.setattr(timezone, "now", lambda: frozen + timedelta(seconds=seconds))
 
     advance(0)
     return advance
