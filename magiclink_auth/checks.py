@@ -5,6 +5,7 @@ Errors are ``magiclink_auth.E0xx``, warnings ``magiclink_auth.W0xx``; README lis
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,13 +15,15 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 from phonenumbers import region_code_for_country_code
 
-from .conf import app_settings
+from .conf import DEFAULTS, app_settings
+from .errors import MissingExtra
 from .existing_users import shared_addresses
 from .redirects import _parse, is_allowed
 from .tokens import MAX_LIFETIME, MIN_LIFETIME
 
 __all__ = [
-    "check_settings", "check_signing_key_algorithm", "check_delivery", "check_deployment", "check_operations",
+    "check_settings", "check_unknown_settings", "check_signing_key_algorithm", "check_delivery",
+    "check_deployment", "check_operations",
     "check_browser_login", "check_shared_addresses", "check_staff_links", "check_mail", "check_mail_deployment",
     "check_concurrency",
     "METHODS",
@@ -30,6 +33,21 @@ __all__ = [
 METHODS = ("email", "sms")
 TWILIO_BACKEND = "magiclink_auth.delivery.sms.TwilioBackend"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@register()
+def check_unknown_settings(app_configs=None, **kwargs):
+    """A misspelt key would be ignored and its default used in silence: ``ENUMERATION_SAFE`` spelt
+    ``ENUMERATON_SAFE`` leaves it on, ``LINK_LIFETIME`` spelt ``LINK_LIFE_TIME`` keeps links 10 minutes."""
+    problems = []
+    for key in sorted(set(app_settings.user_settings) - set(DEFAULTS), key=str):
+        close = difflib.get_close_matches(str(key), DEFAULTS, n=1)
+        problems.append(Error(
+            f"MAGICLINK_AUTH has an unknown key {key!r}; it is ignored.",
+            hint=f"Did you mean {close[0]!r}?" if close else "README lists the settings.",
+            id="magiclink_auth.E050",
+        ))
+    return problems
 
 
 @register(Tags.security, deploy=False)
@@ -157,6 +175,10 @@ def check_delivery(app_configs=None, **kwargs):
             continue
         try:
             backend_class = import_string(backend)
+        except MissingExtra as exc:
+            problems.append(Error(f"Delivery backend {backend!r} for {method!r}: {exc}",
+                                  hint=f"pip install 'magiclink-auth[{exc.extra}]'", id="magiclink_auth.E051"))
+            continue
         except ImportError:
             problems.append(Error(f"Delivery backend {backend!r} for {method!r} cannot be imported.",
                                   id="magiclink_auth.E005"))

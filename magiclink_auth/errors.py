@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ERRORS", "ErrorSpec", "MagicLinkError", "InvalidLink", "DeliveryError", "Unavailable"]
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = ["ERRORS", "ErrorSpec", "MagicLinkError", "InvalidLink", "DeliveryError", "Unavailable", "MissingExtra"]
 
 
 @dataclass(frozen=True)
@@ -160,3 +162,17 @@ class DeliveryError(Exception):
         self.provider = provider
         self.status = status
         self.retryable = retryable
+
+
+class MissingExtra(ImproperlyConfigured, ImportError):
+    """A configured backend needs an optional package that is not installed (as anymail's per-ESP extras).
+
+    An ``ImportError`` too, so ``import_string`` of the backend fails the way a wrong dotted path does.
+    """
+
+    def __init__(self, package: str, extra: str, backend: str) -> None:
+        super().__init__(
+            f"{backend} needs the {package!r} package, which is not installed: "
+            f"pip install 'magiclink-auth[{extra}]'."
+        )
+        self.extra = extra

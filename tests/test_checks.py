@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
@@ -126,3 +128,42 @@ def test_deploy_check_warns_when_cookies_depend_on_an_unseen_https():
     assert "magiclink_auth.W005" not in reported(deploy=True, COOKIE_SECURE=True)
     with override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https")):
         assert "magiclink_auth.W005" not in reported(deploy=True)
+
+
+def test_a_misspelt_setting_is_reported_with_the_setting_it_resembles():
+    with override_settings(MAGICLINK_AUTH={**MAGICLINK_AUTH, "ENUMERATON_SAFE": False}):
+        with pytest.raises(SystemCheckError) as caught:
+            call_command("check")
+    assert "magiclink_auth.E050" in str(caught.value)
+    assert "'ENUMERATON_SAFE'" in str(caught.value)
+    assert "Did you mean 'ENUMERATION_SAFE'?" in str(caught.value)
+
+
+
+@pytest.fixture
+def without_twilio(monkeypatch):
+    """The twilio package as absent as on a site that did not install the ``twilio`` extra."""
+    for name in [name for name in sys.modules if name == "twilio" or name.startswith("twilio.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "twilio", None)
+    monkeypatch.delitem(sys.modules, "magiclink_auth.delivery.sms", raising=False)
+
+
+def test_the_twilio_backend_without_its_extra_is_a_check_error_naming_the_extra(without_twilio):
+    options = {"ACCOUNT_SID": "AC" + "0" * 32, "AUTH_TOKEN": "t" * 32, "FROM_NUMBER": "+15005550006"}
+    with override_settings(MAGICLINK_AUTH={**MAGICLINK_AUTH, "DELIVERY": {
+            "email": {"BACKEND": MEMORY}, "sms": {"BACKEND": TWILIO, "OPTIONS": options}}}):
+        with pytest.raises(SystemCheckError) as caught:
+            call_command("check")
+    assert "magiclink_auth.E051" in str(caught.value)
+    assert "pip install 'magiclink-auth[twilio]'" in str(caught.value)
+    assert "magiclink_auth.E005" not in str(caught.value)
+
+
+def test_the_twilio_backend_without_its_extra_is_improperly_configured_when_used(without_twilio):
+    from magiclink_auth.delivery import get_backend
+
+    with override_settings(MAGICLINK_AUTH={**MAGICLINK_AUTH, "DELIVERY": {
+            "email": {"BACKEND": MEMORY}, "sms": {"BACKEND": TWILIO, "OPTIONS": {}}}}):
+        with pytest.raises(ImproperlyConfigured, match=r"magiclink-auth\[twilio\]"):
+            get_backend("sms")

@@ -1,14 +1,17 @@
-"""SMS through Twilio's own client (Programmable Messaging)."""
+"""SMS through Twilio's own client (Programmable Messaging); needs ``pip install 'magiclink-auth[twilio]'``."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
+from ..errors import DeliveryError, MissingExtra
 
-from ..errors import DeliveryError
+try:
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+except ImportError as exc:
+    raise MissingExtra("twilio", "twilio", "magiclink_auth.delivery.sms.TwilioBackend") from exc
 from .base import BaseBackend, DeliveryResult, LinkMessage, render
 
 __all__ = ["TwilioBackend"]
