@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import django
 import pytest
+import time_machine
 from django.conf import settings
 from django.test import Client, TestCase
 
@@ -103,8 +104,7 @@ def descope(live_server, transactional_db):
     on-commit hooks then run for real and land in ``outbox``. The SDK fetches our JWKs itself from
     ``{base_url}/v2/keys/{project id}``, so nothing else needs configuring.
     """
-    from descope import DescopeClient
-
+    DescopeClient = pytest.importorskip("descope", reason="the descope SDK is not installed").DescopeClient
     return DescopeClient(project_id=PROJECT_ID, base_url=live_server.url)
 
 
@@ -116,11 +116,23 @@ def error_code(exc) -> str:
 @contextmanager
 def sdk_refused(status: int, code: str):
     """The SDK call in the block must raise ``AuthException`` carrying our HTTP status and error code."""
-    from descope import AuthException
-
+    AuthException = pytest.importorskip("descope", reason="the descope SDK is not installed").AuthException
     with pytest.raises(AuthException) as refused:
         yield refused
     assert refused.value.status_code == status and error_code(refused.value) == code, refused.value
+
+
+@pytest.fixture
+def clock():
+    """Time stands still for the test until it moves it: ``clock.shift(2.5)`` (seconds or a timedelta).
+
+    Django's ``timezone.now()``, ``time.time()`` (PyJWT, DRF's throttles) all follow; ``time.monotonic()``
+    (socket timeouts) does not.
+    """
+    from django.utils import timezone
+
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

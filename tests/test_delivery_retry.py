@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from datetime import timedelta
 
 import django
@@ -102,10 +101,11 @@ def retry_command() -> str:
     return out.getvalue()
 
 
-def wait_until_due() -> None:
+def wait_until_due(clock) -> None:
+    """Move the test's clock just past the last link's next attempt."""
     due = max(PendingLink.objects.exclude(delivery_next_attempt_at=None)
               .values_list("delivery_next_attempt_at", flat=True))
-    time.sleep(max((due - timezone.now()).total_seconds(), 0) + 0.05)
+    clock.shift(max(due - timezone.now(), timedelta(0)) + timedelta(milliseconds=50))
 
 
 def delivered_links() -> dict[str, str]:
@@ -132,7 +132,7 @@ def assert_all_delivered_once(api):
         assert api.post("/v1/auth/magiclink/verify", {"token": token}).status_code == 200
 
 
-def test_outage_then_recovery_loses_nothing(api, providers, settings):
+def test_outage_then_recovery_loses_nothing(api, providers, settings, clock):
     # Waits of 0.5 s, then 1 s.
     settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY_RETRY_BACKOFF": 0.5}
     providers.down = True
@@ -144,7 +144,7 @@ def test_outage_then_recovery_loses_nothing(api, providers, settings):
         "AnymailAPIError from the mail backend (HTTP 503)", "Twilio answered 503 (code 20500)"}
     assert all(link.delivery_sealed_url and link.delivery_next_attempt_at for link in links)
 
-    wait_until_due()
+    wait_until_due(clock)
     retried_at = timezone.now()
     assert retry_command().startswith("retry 9;")  # still down: each retried, and rescheduled
     links = PendingLink.objects.all()
@@ -159,19 +159,19 @@ def test_outage_then_recovery_loses_nothing(api, providers, settings):
     finished = timezone.now()
     not_due = [pk for pk, at in waiting.items() if at > finished]
     assert not PendingLink.objects.filter(pk__in=not_due, delivery_status="sent").exists()
-    wait_until_due()
+    wait_until_due(clock)
     retry_command()
     assert retry_command().startswith("nothing due")
     assert {link.delivery_attempts for link in PendingLink.objects.all()} == {3}
     assert_all_delivered_once(api)
 
 
-def test_provider_failing_for_n_messages_then_recovering(api, providers):
+def test_provider_failing_for_n_messages_then_recovering(api, providers, clock):
     providers.fail_next = 4
     start_all(api)
     assert PendingLink.objects.filter(delivery_status="failed").count() == 4
     assert PendingLink.objects.filter(delivery_status="sent").count() == 5
-    wait_until_due()
+    wait_until_due(clock)
     assert retry_command().startswith("sent 4;")
     assert_all_delivered_once(api)
 
@@ -196,11 +196,11 @@ def test_a_permanent_refusal_is_not_retried_and_the_url_is_dropped(api, provider
     assert retry_command().startswith("nothing due")
 
 
-def test_attempts_stop_at_the_maximum(api, providers, settings):
+def test_attempts_stop_at_the_maximum(api, providers, settings, clock):
     settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY_MAX_ATTEMPTS": 2}
     providers.down = True
     api.post("/v1/auth/magiclink/signup-in/email", {"loginId": EMAILS[0]})
-    wait_until_due()
+    wait_until_due(clock)
     retry_command()
     link = PendingLink.objects.get()
     assert (link.delivery_status, link.delivery_attempts) == ("failed", 2)
@@ -262,7 +262,7 @@ def run_worker() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outage_then_recovery_with_the_database_backend_and_its_worker(api, providers, settings):
+def test_outage_then_recovery_with_the_database_backend_and_its_worker(api, providers, settings, clock):
     """Retries are deferred tasks (run_after) that django-tasks-db's worker runs when they fall due."""
     from django_tasks_db.models import DBTaskResult
 
@@ -281,7 +281,7 @@ def test_outage_then_recovery_with_the_database_backend_and_its_worker(api, prov
     assert retries.count() == 9 and all(r.run_after is not None for r in retries)
 
     providers.down = False
-    wait_until_due()
+    wait_until_due(clock)
     run_worker()
     assert_all_delivered_once(api)
     assert not DBTaskResult.objects.filter(status="READY").exists()

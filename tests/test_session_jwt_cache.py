@@ -1,7 +1,6 @@
 """Verified session JWTs are remembered (bench/session_validation.py): the memory must never widen what is
 accepted. A remembered token still expires, still dies with its key, and never vouches for other bytes."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -25,7 +24,7 @@ def _pem() -> str:
     ).decode()
 
 
-def test_a_session_jwt_accepted_before_is_refused_once_expired():
+def test_a_session_jwt_accepted_before_is_refused_once_expired(clock):
     keys.get_signing_key()  # generating the key takes a while; not on the token's clock
     # Valid for two more seconds, leeway included.
     issued_at = timezone.now() - timedelta(minutes=10)
@@ -34,7 +33,7 @@ def test_a_session_jwt_accepted_before_is_refused_once_expired():
     assert jwts.decode(session_jwt, jwts.SESSION)["sub"] == "1"
     assert jwts.decode(session_jwt, jwts.SESSION)["sub"] == "1"
 
-    time.sleep(2.5)
+    clock.shift(2.5)
     with pytest.raises(jwts.InvalidJWT):
         jwts.decode(session_jwt, jwts.SESSION)
 
