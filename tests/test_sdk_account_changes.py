@@ -9,7 +9,7 @@ import requests
 from magiclink_auth.models import AccountMerge, Profile
 from tests.conftest import PROJECT_ID, token_of
 
-descope = pytest.importorskip("descope")
+pytest.importorskip("descope", reason="the descope SDK is not installed (the [test] extra installs it)")
 from descope import AuthException, DeliveryMethod, DescopeClient, LoginOptions  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)

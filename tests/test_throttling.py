@@ -3,7 +3,6 @@
 import secrets
 
 import pytest
-from descope import DeliveryMethod, DescopeClient, RateLimitException
 
 from magiclink_auth.models import PendingLink, Profile, RefreshSession
 
@@ -157,6 +156,8 @@ def test_a_limit_set_to_none_is_off(api, limits):
 @pytest.mark.sdk
 @pytest.mark.django_db(transaction=True)
 def test_python_sdk_raises_rate_limit_exception_with_retry_after(live_server, limits, outbox):
+    sdk = pytest.importorskip("descope", reason="the descope SDK is not installed")
+    DeliveryMethod, DescopeClient, RateLimitException = sdk.DeliveryMethod, sdk.DescopeClient, sdk.RateLimitException
     limits(RESEND_COOLDOWN=60)
     client = DescopeClient(project_id=PROJECT_ID, base_url=live_server.url)
     uri = "https://app.example.com/verify"
