@@ -170,3 +170,29 @@ def test_a_returning_users_sign_in_start_stays_within_its_query_budget(api, outb
     audit = [sql for sql in statements if "magiclink_auth_auditevent" in sql]
     assert len(audit) == 2 and all(sql.startswith("INSERT") for sql in audit)
     assert len(statements) - len(audit) <= 8, "\n".join(statements)
+
+
+def test_two_verifies_interleaved_between_lookup_and_consume_make_one_session(api, outbox, monkeypatch):
+    """The race the single-use UPDATE settles, played in a fixed order (SQLite runs no writers at once):
+    verify A has looked the link up, unused, when verify B runs from start to end; A must then be refused
+    as a second use, not open a second session. (B runs on A's connection, inside A's transaction, so
+    A's refusal rolls B's rows back with it: the answers are what this test can read.)"""
+    from magiclink_auth import flows
+
+    api.post("/v1/auth/magiclink/signup/email", {"loginId": "ada@example.com"})
+    token = token_of(outbox[-1])
+    find_link = flows.find_link
+    other = []
+
+    def look_up_then_let_the_other_verify_run(found_token):
+        link = find_link(found_token)
+        if not other:
+            other.append(None)
+            other[0] = api.post(VERIFY, {"token": token})  # verify B, whole, while A holds the unused link
+        return link
+
+    monkeypatch.setattr(flows, "find_link", look_up_then_let_the_other_verify_run)
+    first = api.post(VERIFY, {"token": token})
+    assert other[0].status_code == 200
+    assert first.status_code == 401 and first.json()["errorCode"] == "E062504"
+    assert "sessionJwt" not in first.json() and "DSR" not in first.cookies
