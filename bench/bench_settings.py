@@ -8,8 +8,8 @@ import os
 
 os.environ.setdefault("DJANGO_DEBUG", "0")
 
-from example_project.settings import *  # noqa: E402,F403
-from example_project.settings import CACHES, DATABASES, INSTALLED_APPS, MAGICLINK_AUTH  # noqa: E402
+from example_project.settings import *  # noqa: F403
+from example_project.settings import CACHES, DATABASES, INSTALLED_APPS, MAGICLINK_AUTH
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]

@@ -261,7 +261,7 @@ def main() -> None:
     subprocess.run([python, "manage.py", "migrate", "--no-input", "-v", "0", "--skip-checks"], cwd=ROOT, env=env,
                    check=True)
     port = free_port()
-    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
+    log = open(tmp / "server.log", "w")
     gunicorn = subprocess.Popen(
         [python, "-m", "gunicorn", "example_project.wsgi", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
          "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -46,7 +46,7 @@ def contact_field(method: str) -> str | None:
         return None
     try:
         get_user_model()._meta.get_field(name)
-    except Exception:  # noqa: BLE001 - FieldDoesNotExist: a hook naming a field the model lacks
+    except Exception:
         return None
     return name
 

@@ -86,7 +86,7 @@ def _public_jwk(public_key: Any) -> dict[str, str]:
     for family in (RSAAlgorithm, ECAlgorithm, OKPAlgorithm):
         try:
             jwk = family.to_jwk(public_key, as_dict=True)
-        except Exception:  # noqa: BLE001 - each family refuses the others' keys in its own way
+        except Exception:
             continue
         return {member: jwk[member] for member in _THUMBPRINT_MEMBERS[jwk["kty"]]}
     raise ValueError(f"unsupported key type {type(public_key).__name__}")

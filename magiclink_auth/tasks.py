@@ -81,7 +81,7 @@ def enqueue_or_refuse(queued_task, *args) -> None:
     to retry rather than answered 200 for a message nothing will send."""
     try:
         queued_task.enqueue(*args)
-    except Exception as exc:  # noqa: BLE001 - whatever the backend raises, the message did not get queued
+    except Exception as exc:
         raise Unavailable("task_backend_unavailable") from exc
 
 
@@ -100,7 +100,7 @@ def _enqueue(link_id: int, run_after: datetime | None = None) -> None:
         options["run_after"] = run_after
     try:
         deliver_link.using(**options).enqueue(link_id)
-    except Exception as exc:  # noqa: BLE001 - the link stays due; magiclink_retry_deliveries sends it
+    except Exception as exc:  # the link stays due; magiclink_retry_deliveries sends it
         logger.warning("Could not enqueue delivery of link #%s (%s); it stays due",
                        link_id, type(exc).__name__)
 
@@ -108,7 +108,7 @@ def _enqueue(link_id: int, run_after: datetime | None = None) -> None:
 def _supports_defer() -> bool:
     try:
         return bool(deliver_link.get_backend().supports_defer)
-    except Exception:  # noqa: BLE001 - a misconfigured backend: leave retries to the command
+    except Exception:  # a misconfigured backend: leave retries to the command
         return False
 
 
@@ -126,7 +126,7 @@ def retry_delay(attempts: int) -> timedelta:
     """How long to wait after the ``attempts``-th failed attempt: exponential, capped, with jitter."""
     base = app_settings.DELIVERY_RETRY_BACKOFF * (2 ** max(attempts - 1, 0))
     delay = min(base, app_settings.DELIVERY_RETRY_MAX_BACKOFF)
-    return delay + delay * random.uniform(0, 0.2)  # noqa: S311 - jitter spreads retries after an outage
+    return delay + delay * random.uniform(0, 0.2)  # jitter spreads retries after an outage
 
 
 def _claim(link_id: int) -> PendingLink | None:

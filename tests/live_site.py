@@ -105,7 +105,7 @@ class LiveSite:
         return done.stdout
 
     def start(self) -> LiveSite:
-        self.log = open(self.tmp / "server.log", "a")  # noqa: SIM115 - closed in stop()
+        self.log = open(self.tmp / "server.log", "a")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -177,11 +177,11 @@ class LiveSite:
     def count(self, table: str) -> int:
         if self.database_url.startswith("sqlite"):
             with sqlite3.connect(self.database_url.removeprefix("sqlite:///")) as db:
-                return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - table names only
+                return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         import psycopg
 
         with psycopg.connect(self.database_url) as db:
-            return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def is_error_json(answer: Answer) -> bool:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 os.environ.setdefault("DJANGO_DEBUG", "0")
 
-from example_project.settings import *  # noqa: E402,F403
+from example_project.settings import *  # noqa: F403
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]

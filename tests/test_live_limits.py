@@ -43,7 +43,7 @@ class Site:
     def start(self) -> None:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=self.env, check=True,
                        timeout=300)
-        self.log = open(self.tmp / "server.log", "w")  # noqa: SIM115 - closed in stop()
+        self.log = open(self.tmp / "server.log", "w")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,

@@ -10,7 +10,7 @@ from magiclink_auth.models import AccountMerge, Profile
 from tests.conftest import PROJECT_ID, token_of
 
 pytest.importorskip("descope", reason="the descope SDK is not installed (the [test] extra installs it)")
-from descope import AuthException, DeliveryMethod, DescopeClient, LoginOptions  # noqa: E402
+from descope import AuthException, DeliveryMethod, DescopeClient, LoginOptions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

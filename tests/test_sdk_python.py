@@ -15,7 +15,7 @@ from magiclink_auth.models import PendingLink, Profile
 from tests.conftest import PROJECT_ID, sdk_refused, token_of
 
 pytest.importorskip("descope", reason="the descope SDK is not installed (the [test] extra installs it)")
-from descope import DeliveryMethod, LoginOptions, SignUpOptions  # noqa: E402
+from descope import DeliveryMethod, LoginOptions, SignUpOptions
 
 pytestmark = pytest.mark.sdk
 

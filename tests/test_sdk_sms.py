@@ -17,7 +17,7 @@ from tests.conftest import sdk_refused
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, twilio_delivery
 
 pytest.importorskip("descope", reason="the descope SDK is not installed (the [test] extra installs it)")
-from descope import DeliveryMethod  # noqa: E402
+from descope import DeliveryMethod
 
 pytestmark = pytest.mark.sdk
 

@@ -44,7 +44,7 @@ def fake_twilio():
     fake: FakeTwilio
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
+        def do_POST(self):  # http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             form = {key: values[0] for key, values in parse_qs(body).items()}
             reply = fake.reply() if callable(fake.reply) else fake.reply

@@ -8,8 +8,8 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "0")
 os.environ.setdefault("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")
 
-from example_project.settings import *  # noqa: E402,F403
-from example_project.settings import MAGICLINK_AUTH  # noqa: E402
+from example_project.settings import *  # noqa: F403
+from example_project.settings import MAGICLINK_AUTH
 
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
