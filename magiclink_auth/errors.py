@@ -157,10 +157,9 @@ class InvalidLink(MagicLinkError):
 class DeliveryError(Exception):
     """A delivery backend could not hand a message to its provider. Raised ``from`` the provider's error."""
 
-    def __init__(self, message: str, *, provider: str = "", status: str = "failed", retryable: bool = True):
+    def __init__(self, message: str, *, provider: str = "", retryable: bool = True):
         super().__init__(message)
         self.provider = provider
-        self.status = status
         self.retryable = retryable
 
 

@@ -24,7 +24,7 @@ from .models import RefreshSession
 from .users import is_disabled
 
 __all__ = [
-    "IssuedTokens", "start_session", "open_session", "issue_tokens", "tokens_for", "refresh", "session_for",
+    "IssuedTokens", "open_session", "issue_tokens", "tokens_for", "refresh", "session_for",
     "revoke", "revoke_all",
 ]
 
@@ -66,10 +66,6 @@ def issue_tokens(session: RefreshSession, user) -> IssuedTokens:
         lifetime=session.expires_at - now,
     )
     return IssuedTokens(session, session_jwt, refresh_jwt, session.expires_at)
-
-
-def start_session(user, *, amr: list[str], claims: dict[str, Any], ip: str | None, user_agent: str) -> IssuedTokens:
-    return issue_tokens(open_session(user, amr=amr, claims=claims, ip=ip, user_agent=user_agent), user)
 
 
 def open_session(

@@ -72,7 +72,8 @@ def test_step_up_permission_refuses_an_ordinary_session(signed_up):
 def test_step_up_permission_admits_a_step_up_session(signed_up):
     body = signed_up("ada@example.com")
     user = get_user_model().objects.get(pk=body["user"]["userId"])
-    tokens = sessions.start_session(user, amr=["email"], claims={"su": True}, ip=None, user_agent="")
+    session = sessions.open_session(user, amr=["email"], claims={"su": True}, ip=None, user_agent="")
+    tokens = sessions.issue_tokens(session, user)
     response = Client().get("/api/sensitive", **bearer(tokens.session_jwt))
     assert response.status_code == 200
 

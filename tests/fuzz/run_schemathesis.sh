@@ -50,12 +50,13 @@ cd "$ROOT"
 "$PYTHON" manage.py migrate -v 0
 # Two live sessions for the session calls (see schemathesis.toml).
 read -r FUZZ_ME_REFRESH_JWT FUZZ_REFRESH_JWT < <("$PYTHON" manage.py shell -v 0 -c '
-from magiclink_auth.sessions import start_session
+from magiclink_auth.sessions import issue_tokens, open_session
 from magiclink_auth.users import create_user
 tokens = []
 for email in ("fuzz-me@example.com", "fuzz-refresh@example.com"):
     user = create_user("email", email, {"name": "Fuzz"})
-    tokens.append(start_session(user, amr=["email"], claims={}, ip=None, user_agent="fuzz").refresh_jwt)
+    session = open_session(user, amr=["email"], claims={}, ip=None, user_agent="fuzz")
+    tokens.append(issue_tokens(session, user).refresh_jwt)
 print(*tokens)
 ')
 export FUZZ_ME_REFRESH_JWT FUZZ_REFRESH_JWT
