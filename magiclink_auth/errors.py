@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["ERRORS", "ErrorSpec", "MagicLinkError", "InvalidLink", "DeliveryError", "Unavailable", "MissingExtra"]
+__all__ = [
+    "ERRORS", "ErrorSpec", "MagicLinkError", "InvalidLink", "DeliveryError", "DeliveryCancelled", "Unavailable",
+    "MissingExtra",
+]
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,14 @@ class DeliveryError(Exception):
         super().__init__(message)
         self.provider = provider
         self.retryable = retryable
+
+
+class DeliveryCancelled(Exception):
+    """Raised by a delivery backend (in ``pre_send`` usually) to cancel a message for good, as anymail's
+    ``AnymailCancelSend``: the link is recorded ``cancelled`` with this reason, and never retried.
+
+    Not a ``DeliveryError``: nothing failed, the site decided (a suppression list, a test address).
+    """
 
 
 class MissingExtra(ImproperlyConfigured, ImportError):

@@ -6,6 +6,7 @@ queues its delivery; verify consumes the link once and opens a session.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -37,6 +38,8 @@ __all__ = [
     "RequestMeta", "StartResult", "VerifyResult", "LinkPreview", "sign_up", "sign_in", "sign_up_or_in", "verify",
     "preview", "sign_in_staff",
 ]
+
+logger = logging.getLogger("magiclink_auth")
 
 @dataclass(frozen=True)
 class RequestMeta:

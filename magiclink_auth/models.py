@@ -112,6 +112,8 @@ class PendingLink(models.Model):
         QUEUED = "queued", _("Queued")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        # A backend raised DeliveryCancelled: not sent, on purpose, and never retried.
+        CANCELLED = "cancelled", _("Cancelled")
 
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     purpose = models.CharField(max_length=12, choices=Purpose.choices)
@@ -139,7 +141,7 @@ class PendingLink(models.Model):
     # Delivery state (see tasks.py). "failed" with a next attempt set is a failure that will be retried;
     # "failed" without one gave up. The link's URL waits here sealed (AES-GCM, sealing.py) until it is
     # sent, gives up or expires, so the task queue itself never carries the token.
-    delivery_status = models.CharField(max_length=8, choices=Delivery.choices, default=Delivery.QUEUED)
+    delivery_status = models.CharField(max_length=16, choices=Delivery.choices, default=Delivery.QUEUED)
     delivery_error = models.CharField(max_length=512, blank=True)
     delivery_message_id = models.CharField(max_length=128, blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)

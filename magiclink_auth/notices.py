@@ -30,7 +30,7 @@ except ImportError:  # Django < 6.0
 
 from .conf import app_settings
 from .delivery import LinkMessage, get_backend
-from .errors import DeliveryError
+from .errors import DeliveryCancelled, DeliveryError
 from .identifiers import mask
 from .tasks import enqueue_or_refuse
 
@@ -58,6 +58,8 @@ def deliver_notice(method: str, recipient: str, context: dict, locale: str, purp
     )
     try:
         return get_backend(method).send(message).status
+    except DeliveryCancelled:
+        return "cancelled"
     except DeliveryError as exc:
         # A notice is a courtesy: what it reports happened either way, and there is no link to retry for.
         notice = context.get("notice") or purpose

@@ -10,7 +10,9 @@ command never send one link twice at once), sends, and records the outcome on th
   ``delivery_next_attempt_at`` after an exponential backoff; re-enqueued with ``run_after`` when the task
   backend supports deferred tasks, and found by ``manage.py magiclink_retry_deliveries`` either way;
 - a permanent failure, too many attempts, or a link that expired or was superseded meanwhile: ``"failed"``
-  with no next attempt, the sealed URL cleared.
+  with no next attempt, the sealed URL cleared;
+- ``DeliveryCancelled`` from the backend: ``"cancelled"`` with its reason, never retried, the sealed URL
+  cleared.
 
 A start call whose enqueue the task backend refuses answers 503 (E011205) so that its caller retries; that
 link is recorded as failed and never sent. A retry's re-enqueue that fails leaves the link due for the
@@ -37,7 +39,7 @@ except ImportError:  # Django < 6.0
 from . import signals
 from .conf import app_settings
 from .delivery import LinkMessage, get_backend
-from .errors import DeliveryError, Unavailable
+from .errors import DeliveryCancelled, DeliveryError, Unavailable
 from .identifiers import mask
 from .models import PendingLink
 from .sealing import seal, unseal
@@ -53,7 +55,7 @@ Delivery = PendingLink.Delivery
 PENDING = [Delivery.QUEUED, Delivery.FAILED]
 
 # Outcomes of one attempt, as returned by ``deliver`` (and the task's return value).
-SENT, RETRY, GAVE_UP, SKIPPED = "sent", "retry", "gave_up", "skipped"
+SENT, RETRY, GAVE_UP, SKIPPED, CANCELLED = "sent", "retry", "gave_up", "skipped", "cancelled"
 
 
 def delivery_fields(url: str, context: dict, *, refusal: str = "") -> dict:
@@ -159,12 +161,12 @@ def _update_returning(queryset, changes: dict, connection):
     return queryset.model.objects.db_manager(queryset.db).raw(f"{sql} RETURNING {columns}", params)
 
 
-def _give_up(link: PendingLink, reason: str) -> str:
+def _give_up(link: PendingLink, reason: str, status: str = Delivery.FAILED) -> str:
     PendingLink.objects.filter(pk=link.pk).update(
-        delivery_status=Delivery.FAILED, delivery_error=reason[:512], delivery_next_attempt_at=None,
+        delivery_status=status, delivery_error=reason[:512], delivery_next_attempt_at=None,
         delivery_sealed_url="",
     )
-    return GAVE_UP
+    return CANCELLED if status == Delivery.CANCELLED else GAVE_UP
 
 
 def _unusable(link: PendingLink) -> str:
@@ -178,7 +180,8 @@ def _unusable(link: PendingLink) -> str:
 
 
 def deliver(link_id: int) -> str:
-    """One delivery attempt of a due link: ``"sent"``, ``"retry"``, ``"gave_up"`` or ``"skipped"``."""
+    """One delivery attempt of a due link: ``"sent"``, ``"retry"``, ``"gave_up"``, ``"cancelled"`` or
+    ``"skipped"``."""
     link = _claim(link_id)
     if link is None:
         return SKIPPED
@@ -199,6 +202,9 @@ def deliver(link_id: int) -> str:
     )
     try:
         result = get_backend(link.method).send(message)
+    except DeliveryCancelled as exc:
+        logger.info("Delivery of link #%s cancelled by the backend: %s", link.pk, exc)
+        return _give_up(link, f"Cancelled: {exc}" if str(exc) else "Cancelled", Delivery.CANCELLED)
     except DeliveryError as exc:
         return _failed(link, str(exc), retryable=exc.retryable, provider=exc.provider)
     except Exception as exc:

@@ -1,12 +1,18 @@
 """Delivery through the pluggable backends: Django mail (so any anymail ESP), file, console, templates."""
 
+import io
 import json
 import smtplib
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.management import call_command
 
+from magiclink_auth.adapter import DefaultAdapter
+from magiclink_auth.delivery.dev import MemoryBackend
+from magiclink_auth.errors import DeliveryCancelled
 from magiclink_auth.models import PendingLink
 from tests.conftest import token_of
 
@@ -104,3 +110,53 @@ def test_sms_body_carries_the_link(api, outbox):
     body = render(outbox[-1], "body.txt")
     assert body == f"Your sign-in link: {outbox[-1].url}"
     assert token_of(outbox[-1]) in body
+
+
+class SuppressingBackend(MemoryBackend):
+    """Cancels messages to addresses on a suppression list, as a site's backend subclass would."""
+
+    def pre_send(self, message):
+        if message.recipient.startswith("bounced@"):
+            raise DeliveryCancelled("address on the suppression list")
+
+
+class ClosedSignUp(DefaultAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        return False
+
+
+@pytest.fixture
+def suppressing(settings):
+    backend = {"BACKEND": f"{__name__}.SuppressingBackend", "OPTIONS": {}}
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "DELIVERY": {"email": backend, "sms": backend}}
+
+
+def test_a_cancelled_message_is_recorded_and_never_retried(api, outbox, suppressing, clock):
+    response = api.post(START, {"loginId": "bounced@example.com"})
+    assert response.status_code == 200 and response.json() == {"maskedEmail": "b***@example.com"}
+    assert outbox == []
+    link = PendingLink.objects.get()
+    assert (link.delivery_status, link.delivery_attempts) == ("cancelled", 1)
+    assert link.delivery_error == "Cancelled: address on the suppression list"
+    assert link.delivery_next_attempt_at is None and link.delivery_sealed_url == ""
+    clock.shift(timedelta(minutes=5))  # past any backoff: a failure would be due again by now
+    out = io.StringIO()
+    call_command("magiclink_retry_deliveries", stdout=out)
+    assert out.getvalue().startswith("nothing due")
+    assert outbox == [] and PendingLink.objects.get().delivery_attempts == 1
+
+
+def test_cancelling_one_message_leaves_the_others_alone(api, outbox, suppressing):
+    api.post(START, {"loginId": "bounced@example.com"})
+    api.post(START, {"loginId": "ada@example.com"})
+    assert [message.recipient for message in outbox] == ["ada@example.com"]
+    assert PendingLink.objects.get(login_id="ada@example.com").delivery_status == "sent"
+
+
+def test_a_cancelled_notice_is_not_sent(api, outbox, suppressing, settings):
+    settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "ADAPTER": f"{__name__}.ClosedSignUp",
+                               "ENUMERATION_SAFE": True}
+    for address in ("bounced@example.com", "eve@example.com"):  # no account: each is sent a notice
+        assert api.post("/v1/auth/magiclink/signin/email", {"loginId": address}).status_code == 200
+    assert [(message.recipient, message.context["notice"]) for message in outbox] == [
+        ("eve@example.com", "no_account")]

@@ -1,7 +1,8 @@
 """The delivery interface: a frozen ``LinkMessage`` in, a ``DeliveryResult`` out.
 
 A backend raises ``DeliveryError`` (raised ``from`` the provider's own exception) when the provider did not
-take the message; the delivery task records it and retries. ``pre_send`` may cancel a message by raising.
+take the message; the delivery task records it and retries. ``pre_send`` may cancel a message for good by
+raising ``DeliveryCancelled``: the link is recorded ``cancelled`` and never retried.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class BaseBackend:
         self.options = options
 
     def pre_send(self, message: LinkMessage) -> None:
-        """Called before sending; raise ``DeliveryError`` to cancel."""
+        """Called before sending; raise ``DeliveryCancelled`` to cancel the message for good."""
 
     def post_send(self, message: LinkMessage, result: DeliveryResult) -> None:
         """Called after the provider took the message."""
