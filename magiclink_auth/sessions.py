@@ -25,7 +25,7 @@ from .users import is_disabled
 
 __all__ = [
     "IssuedTokens", "open_session", "issue_tokens", "tokens_for", "refresh", "session_for",
-    "revoke", "revoke_all",
+    "revoke", "revoke_all", "log_out", "log_out_all",
 ]
 
 logger = logging.getLogger("magiclink_auth")
@@ -200,4 +200,18 @@ def revoke_all(user, *, reason: str, except_session: RefreshSession | None = Non
     with transaction.atomic():
         count = sessions.update(revoked_at=timezone.now(), revoked_reason=reason)
     signals.sessions_revoked_all.send(sender=get_user_model(), user=user, reason=reason, count=count)
+    return count
+
+
+def log_out(session: RefreshSession, *, request=None) -> None:
+    """The user ends this session (the API's logout, the sign-out page): revoked, and ``logged_out`` sent."""
+    revoke(session, reason="logout")
+    signals.logged_out.send(sender=RefreshSession, session=session, user=session.user, request=request)
+
+
+def log_out_all(session: RefreshSession, *, request=None) -> int:
+    """The user ends every session of theirs, this one included; ``logged_out_all`` sent with the count."""
+    count = revoke_all(session.user, reason="logout_all")
+    signals.logged_out_all.send(sender=RefreshSession, user=session.user, session=session, count=count,
+                                request=request)
     return count

@@ -14,6 +14,7 @@ from magiclink_auth.audit import redact
 from magiclink_auth.delivery import dev
 from magiclink_auth.models import AuditEvent, PendingLink, RefreshSession
 from tests.conftest import token_of
+from tests.web_helpers import ask_for_link, confirm, token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +218,12 @@ def test_redact_drops_secret_keys_and_jwt_or_link_shaped_values():
         "nested": [{"ok": 1}],
         "count": 3,
     }
+
+
+def test_signing_out_of_the_web_pages_is_recorded_as_a_logout(client, outbox):
+    ask_for_link(client)
+    confirm(client, token_in(outbox[-1]))
+    client.post("/auth/logout/", REMOTE_ADDR="198.51.100.7")
+    (logout,) = events("logout")
+    assert logout.session_id == RefreshSession.objects.get().pk and logout.ip == "198.51.100.7"
+    assert events("session_revoked")[0].reason == "logout"

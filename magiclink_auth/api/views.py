@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import crossdevice, flows, sessions, signals
+from .. import crossdevice, flows, sessions
 from ..conf import app_settings
 from ..cookies import clear_session_cookies, set_session_cookies
 from ..errors import MagicLinkError
@@ -209,9 +209,7 @@ class RefreshView(MagicLinkAPIView):
 @extend_schema(**SCHEMAS["logout"])
 class LogoutView(MagicLinkAPIView):
     def post(self, request: Request) -> Response:
-        session = sessions.session_for(self.refresh_jwt)
-        sessions.revoke(session, reason="logout")
-        signals.logged_out.send(sender=type(session), session=session, user=session.user, request=request)
+        sessions.log_out(sessions.session_for(self.refresh_jwt), request=request)
         response = Response({})
         clear_session_cookies(response)
         return response
@@ -220,10 +218,7 @@ class LogoutView(MagicLinkAPIView):
 @extend_schema(**SCHEMAS["logoutall"])
 class LogoutAllView(MagicLinkAPIView):
     def post(self, request: Request) -> Response:
-        session = sessions.session_for(self.refresh_jwt)
-        count = sessions.revoke_all(session.user, reason="logout_all")
-        signals.logged_out_all.send(sender=type(session), user=session.user, session=session, count=count,
-                                    request=request)
+        sessions.log_out_all(sessions.session_for(self.refresh_jwt), request=request)
         response = Response({})
         clear_session_cookies(response)
         return response

@@ -212,7 +212,7 @@ class LogoutView(View):
         refresh_jwt = request.COOKIES.get(cookie_names()[1])
         if refresh_jwt:
             try:
-                sessions.revoke(sessions.session_for(refresh_jwt), reason="logout")
+                sessions.log_out(sessions.session_for(refresh_jwt), request=request)
             except MagicLinkError:
                 pass  # already gone: the cookies are cleared all the same
         logout(request)
