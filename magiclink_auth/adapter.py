@@ -1,6 +1,7 @@
 """Policy decisions a site may change, gathered in one class loaded from ``MAGICLINK_AUTH["ADAPTER"]``.
 
 Subclass ``DefaultAdapter`` and override a method; signals are for notifications, this is for answers.
+The app asks ``get_adapter()`` for it, as allauth does, so the class is instantiated in one place.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 from . import authz
 from .conf import app_settings
 
-__all__ = ["DefaultAdapter"]
+__all__ = ["DefaultAdapter", "get_adapter"]
 
 
 class DefaultAdapter:
@@ -69,3 +70,8 @@ def _query_roles_and_permissions(user) -> tuple[list[str], list[str]]:
     if not roles and not user.is_superuser:
         user.__dict__.setdefault("_group_perm_cache", set())
     return roles, sorted(user.get_all_permissions())
+
+
+def get_adapter() -> DefaultAdapter:
+    """The site's adapter (``ADAPTER``): a fresh instance, so one may keep per-call state."""
+    return app_settings.ADAPTER()

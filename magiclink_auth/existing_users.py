@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.db.models.functions import Lower
 
+from .adapter import get_adapter
 from .conf import app_settings
 from .errors import MagicLinkError
 from .identifiers import EMAIL, normalize
@@ -41,7 +42,7 @@ class SharedAddress(MagicLinkError):
 
 def contact_field(method: str) -> str | None:
     """The user model's field holding the address of ``method``, as the adapter names it (or None)."""
-    name = app_settings.ADAPTER().user_contact_field(get_user_model(), method)
+    name = get_adapter().user_contact_field(get_user_model(), method)
     if not name:
         return None
     try:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import account_changes, agents, crossdevice, elevation, limits, signals
+from .adapter import get_adapter
 from .conf import app_settings
 from .errors import MagicLinkError
 from .existing_users import SharedAddress, find_owner
@@ -245,7 +246,7 @@ def _sign_up(method: str, login_id: str, user, caller, *, uri, user_data, option
         # Answer as a sign-up does; the owner gets a sign-in link saying they have an account.
         return _sign_in_existing(method, login_id, user, caller, uri=uri, options=options, meta=meta,
                                  notice=ACCOUNT_EXISTS)
-    if not app_settings.ADAPTER().is_open_for_signup(meta.request):
+    if not get_adapter().is_open_for_signup(meta.request):
         raise MagicLinkError("invalid_request", "Sign-up is closed")
     return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
                  user=None, uri=uri, options=options, meta=meta, user_data=user_data)
@@ -282,7 +283,7 @@ def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOption
 def _sign_in_unknown(method: str, login_id: str, *, uri, options, meta) -> StartResult:
     """Enumeration-safe: answer as a sign-in does, and tell the owner there is no account. Where sign-up
     is open they get a sign-up link, made as any link is made so the answer takes the same time."""
-    if app_settings.ADAPTER().is_open_for_signup(meta.request):
+    if get_adapter().is_open_for_signup(meta.request):
         return _send(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
                      user=None, uri=uri, options=options, meta=meta, notice=NO_ACCOUNT)
     answer = _answer_without_link(method, login_id, uri, meta, options)

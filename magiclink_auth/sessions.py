@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import jwts, signals
+from .adapter import get_adapter
 from .conf import app_settings
 from .errors import MagicLinkError
 from .models import RefreshSession
@@ -43,7 +44,7 @@ class IssuedTokens:
 
 
 def _session_claims(session: RefreshSession, user) -> dict[str, Any]:
-    adapter = app_settings.ADAPTER()
+    adapter = get_adapter()
     return {
         **session.claims,
         "sub": str(user.pk),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conf import app_settings
+from .adapter import get_adapter
 from .errors import MagicLinkError
 from .models import RefreshSession
 from .sessions import IssuedTokens, refresh, session_for
@@ -17,7 +17,7 @@ SELECTED_CLAIM = "dct"
 
 def _tenants(user) -> dict[str, dict[str, Any]]:
     return {str(tenant_id): dict(value or {}) for tenant_id, value in
-            app_settings.ADAPTER().get_tenants(user).items()}
+            get_adapter().get_tenants(user).items()}
 
 
 def _tenant_json(tenant_id: str, value: dict[str, Any]) -> dict[str, Any]:

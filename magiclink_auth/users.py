@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
 
-from .conf import app_settings
+from .adapter import get_adapter
 from .errors import MagicLinkError
 from .identifiers import EMAIL
 from .models import LoginId, Profile
@@ -44,7 +44,7 @@ def create_user(method: str, login_id: str, user_data: dict[str, Any]):
     email_field = user_model.get_email_field_name()
     if method == EMAIL and email_field != user_model.USERNAME_FIELD and hasattr(user, email_field):
         setattr(user, email_field, login_id)
-    app_settings.ADAPTER().populate_user(user, user_data)
+    get_adapter().populate_user(user, user_data)
     user.set_unusable_password()
     user.save()
     profile = Profile(user=user, **{f: (user_data.get(k) or "") for k, f in PROFILE_FIELDS.items()})
@@ -132,7 +132,7 @@ def _login_ids(user) -> list[str]:
 
 def user_json(user) -> dict[str, Any]:
     profile = get_profile(user)
-    adapter = app_settings.ADAPTER()
+    adapter = get_adapter()
     return {
         "userId": str(user.pk),
         "loginIds": _login_ids(user),
