@@ -12,9 +12,9 @@ KNOWN_UPWARD = [
 ]
 KNOWN_SIDEWAYS = [
     ("magiclink_auth.admin.links", "magiclink_auth.api.serializers"),
-    ("magiclink_auth.api.pending", "magiclink_auth.web.browsers"),
-    ("magiclink_auth.api.views", "magiclink_auth.web.browsers"),
     ("magiclink_auth.web.pages", "magiclink_auth.api.throttling"),
+    ("magiclink_auth.web.staff", "magiclink_auth.api.throttling"),
+    ("magiclink_auth.web.views", "magiclink_auth.api.throttling"),
 ]
 
 
