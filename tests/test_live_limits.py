@@ -22,6 +22,9 @@ from pathlib import Path
 
 import pytest
 
+# The example site in a subprocess: runs with the live tests (`-m live`), whatever settings pytest has.
+pytestmark = pytest.mark.live
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_ID = "P2exampleproject"
 
