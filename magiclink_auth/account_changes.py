@@ -54,6 +54,7 @@ def start_update(
     template_id: str,
     template_options: dict[str, str],
     meta,
+    enchanted: bool = False,
 ) -> Any:
     """Send a link to ``address`` that, once opened, makes it the contact of the session's user.
 
@@ -73,7 +74,7 @@ def start_update(
     taken = owner is not None and owner.pk != user.pk
     if taken and not merge and not app_settings.ENUMERATION_SAFE:
         raise MagicLinkError("address_in_use")
-    options = LoginOptions(template_id=template_id, template_options=template_options)
+    options = LoginOptions(template_id=template_id, template_options=template_options, enchanted=enchanted)
     stored = {"addToLoginIDs": add_to_login_ids, "onMergeUseExisting": merge, "sessionId": str(session.pk)}
     joins = {"joins": masked_account(user), "merge": taken}
     refusal = ""

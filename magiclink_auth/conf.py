@@ -89,6 +89,9 @@ DEFAULTS: dict[str, Any] = {
     # acts for another device or session, and the wrong numbers that void the link.
     "NUMBER_MATCH_DIGITS": 3,
     "NUMBER_MATCH_ATTEMPTS": 3,
+    # The sign-in pages send enchanted links: the "check your inbox" page shows a number, and the message
+    # carries several numbered links, of which only the one with that number signs the page in.
+    "PAGES_ENCHANTED_LINK": False,
     # Requests: bodies larger than this are refused before parsing.
     "MAX_BODY_BYTES": 16 * 1024,
     # Abuse limits (docs/hardening.md). Rates are DRF rate strings ("10/hour"); None switches one off.

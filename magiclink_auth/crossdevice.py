@@ -109,10 +109,12 @@ def _digest(link_id: int, number: str) -> str:
     return salted_hmac(NUMBER_SALT, f"{link_id}:{number}", algorithm="sha256").hexdigest()
 
 
-def begin(link: PendingLink, *, browser: str, cross_device: bool, digits: int | None = None) -> Handover:
-    """Bind a new link to the browser that asked, with a number; with ``cross_device`` a pending reference."""
+def begin(link: PendingLink, *, browser: str, cross_device: bool, digits: int | None = None,
+          number: str | None = None) -> Handover:
+    """Bind a new link to the browser that asked, with a number (``number``: one chosen by the caller, as an
+    enchanted link's right label); with ``cross_device`` a pending reference."""
     pending_ref = secrets.token_urlsafe(32) if cross_device else None
-    number = new_number(digits)
+    number = number or new_number(digits)
     BrowserLogin.objects.update_or_create(link=link, defaults={
         "requester_browser": browser,
         "pending_ref_hash": hash_token(pending_ref) if pending_ref else None,

@@ -85,6 +85,13 @@ ERRORS: dict[str, ErrorSpec] = {
     "link_superseded": ErrorSpec("E062505", 401, "A newer link was sent; this one no longer works"),
     "link_wrong_purpose": ErrorSpec("E062506", 401, "The link was made for another purpose"),
     "link_stale": ErrorSpec("E062507", 401, "The account changed after the link was sent"),
+    # Enchanted links.
+    "enchanted_wrong_link": ErrorSpec(
+        "E062530", 401, "A link with another number than the one shown was picked; this sign-in is void"
+    ),
+    "enchanted_set_void": ErrorSpec(
+        "E062531", 401, "A link with another number was picked before; this sign-in is void, start again"
+    ),
     # Browser login and cross-device completion.
     "pending_ref_invalid": ErrorSpec("E062521", 401, "The pending reference is unknown or its link expired"),
     "pending_ref_used": ErrorSpec("E062522", 401, "The pending session was already collected"),

@@ -7,14 +7,14 @@ queues its delivery; verify consumes the link once and opens a session.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from . import account_changes, agents, crossdevice, elevation, limits, signals
+from . import account_changes, agents, crossdevice, elevation, enchanted, limits, signals
 from .adapter import get_adapter
 from .conf import app_settings
 from .errors import MagicLinkError
@@ -37,7 +37,7 @@ from .users import (
 
 __all__ = [
     "RequestMeta", "StartResult", "VerifyResult", "LinkPreview", "sign_up", "sign_in", "sign_up_or_in", "verify",
-    "preview", "sign_in_staff",
+    "preview", "sign_in_staff", "verify_enchanted",
 ]
 
 logger = logging.getLogger("magiclink_auth")
@@ -74,6 +74,8 @@ class StartResult:
     link: PendingLink | None
     # For a link that acts for another device or session: the pending reference and the number to match.
     handover: crossdevice.Handover = field(default_factory=crossdevice.Handover)
+    # An enchanted link's number to show the waiting side (``linkId``); "" for a magic link.
+    link_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class LoginOptions:
     mfa: bool = False
     # Hand the session to the tab that asked (a pending reference), once the link is confirmed anywhere.
     cross_device: bool = False
+    # Set by the enchanted-link calls, never from a request body: send a set of numbered links (it implies
+    # cross_device: the set's right number is the handover's number).
+    enchanted: bool = False
 
     def as_stored(self) -> dict[str, Any]:
         return {
@@ -131,6 +136,9 @@ def _send(
     token = new_token()
     allowance = claim = None
     handover = crossdevice.Handover()
+    choice = enchanted.new_numbers() if options.enchanted else None
+    if choice:
+        extra_options = {**(extra_options or {}), enchanted.OPTION: choice}
     try:
         # One transaction, one commit: the lock, the older links voided, the link with its delivery state,
         # the audit row of link_requested (its receivers run inside: a failing one leaves no half-made link).
@@ -158,9 +166,14 @@ def _send(
                 requester_known=who.known,
                 **delivery_fields(add_token(redirect_uri, token), context, refusal=refusal),
             )
-            if options.cross_device or purpose in account_changes.UPDATE_PURPOSES:
-                # The link acts for the device or session that asked: bind it there, with a number to match.
-                handover = crossdevice.begin(link, browser=meta.opener.browser, cross_device=options.cross_device)
+            if choice:
+                enchanted.add_decoys(link, token)
+            if options.cross_device or choice or purpose in account_changes.UPDATE_PURPOSES:
+                # The link acts for the device or session that asked: bind it there, with a number to match
+                # (an enchanted set's right label: picking it is giving the number).
+                handover = crossdevice.begin(link, browser=meta.opener.browser,
+                                             cross_device=options.cross_device or bool(choice),
+                                             number=str(choice["number"]) if choice else None)
                 if refusal and handover.pending_ref:
                     # A void link's reference would poll as invalid; a decoy polls as pending, as a live one.
                     handover = crossdevice.Handover(crossdevice.decoy(cross_device=True).pending_ref,
@@ -174,7 +187,21 @@ def _send(
             allowance.give_back()  # no message was made: it counts against no limit
         limits.release_cooldown(claim)
         raise
-    return StartResult(method=method, masked_address=mask(method, target), link=link, handover=handover)
+    return StartResult(method=method, masked_address=mask(method, target), link=link, handover=handover,
+                       link_number=str(choice["number"]) if choice else "")
+
+
+def verify_enchanted(token: str, meta: RequestMeta) -> VerifyResult:
+    """Verify a link of an enchanted set: the right number completes the waiting side's session (through
+    the pending reference), another kills the set (E062530), and after that every link of it answers
+    E062531."""
+    enchanted.pick(token, meta.request)
+    try:
+        return verify(token, meta, enchanted_link=True)
+    except MagicLinkError as exc:
+        if exc.key == "link_superseded" and enchanted.is_killed(getattr(exc, "link", None)):
+            raise MagicLinkError("enchanted_set_void") from None
+        raise
 
 
 def _greeting_name(user, method: str, target: str) -> str:
@@ -305,8 +332,10 @@ def _answer_without_link(method: str, login_id: str, uri: str | None, meta: Requ
     except MagicLinkError:
         limits.release_cooldown(claim)
         raise
-    handover = crossdevice.decoy(cross_device=True) if options.cross_device else crossdevice.Handover()
-    return StartResult(method=method, masked_address=mask(method, login_id), link=None, handover=handover)
+    cross_device = options.cross_device or options.enchanted
+    handover = crossdevice.decoy(cross_device=True) if cross_device else crossdevice.Handover()
+    return StartResult(method=method, masked_address=mask(method, login_id), link=None, handover=handover,
+                       link_number=enchanted.link_number(None) if options.enchanted else "")
 
 
 def sign_up_or_in(method: str, login_id: str, *, uri: str | None, options: LoginOptions,
@@ -349,12 +378,18 @@ def _user_for(link: PendingLink):
     raise MagicLinkError("link_wrong_purpose")
 
 
-def verify(token: str, meta: RequestMeta) -> VerifyResult:
+def verify(token: str, meta: RequestMeta, *, enchanted_link: bool = False) -> VerifyResult:
     """Consume a link and open a session. A link that acts for another device or session is used only by
-    whoever asked for it or gives its number (``meta.opener``; crossdevice.py)."""
+    whoever asked for it or gives its number (``meta.opener``; crossdevice.py). An enchanted link is
+    verified only as one (``enchanted_link``), a magic link only as a magic link."""
     link = None
     try:
         link = find_link(token)
+        if (enchanted.OPTION in link.login_options) != enchanted_link:
+            raise MagicLinkError("link_wrong_purpose")
+        if enchanted_link:
+            # Opening the link with the right label is giving the number (crossdevice.confirm).
+            meta = replace(meta, opener=replace(meta.opener, number=enchanted.link_number(link)))
         # Before the transaction: a wrong number is counted even though this verify fails.
         _confirm_opener(link, meta.opener)
         with transaction.atomic():

@@ -15,12 +15,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from . import crossdevice, enchanted, limits
 from .elevation import TRUSTED_CLAIMS
 from .errors import MagicLinkError
 from .identifiers import EMAIL, SMS, normalize
 from .models import LoginId, PendingLink, Profile
 from .redirects import add_token, resolve_redirect_uri
-from .tokens import MAX_LIFETIME, create_link
+from .tokens import MAX_LIFETIME, create_link, lock
 from .users import PROFILE_FIELDS, create_user, find_user, get_profile, user_json
 
 __all__ = [
@@ -121,22 +122,36 @@ def _link_for(user, login_id: str, *, purpose: str, uri: str | None, options: di
               user_data: dict[str, Any] | None = None, timeout: int = 0) -> tuple[PendingLink, str]:
     """A link made as a start call makes one, but not queued: the caller is given it."""
     method = method_of(login_id)
-    link, token = create_link(
-        purpose=purpose, method=method, login_id=login_id, target=login_id, user=user,
-        user_data=user_data or {}, redirect_uri=resolve_redirect_uri(uri), login_options=options,
-    )
+    key = limits.limit_key(method, login_id)
+    with transaction.atomic():
+        lock(key)  # as every link is made: one at a time per login ID, older ones voided
+        link, token = create_link(
+            purpose=purpose, method=method, login_id=login_id, target=login_id, user=user,
+            user_data=user_data or {}, redirect_uri=resolve_redirect_uri(uri), login_options=options,
+            limit_key=key, requester_known=True,
+        )
     if timeout > 0:
         link.expires_at = link.created_at + min(timedelta(seconds=timeout), MAX_LIFETIME)
         PendingLink.objects.filter(pk=link.pk).update(expires_at=link.expires_at)
     return link, token
 
 
-def test_link(login_id: str, *, uri: str | None, options: dict[str, Any]) -> tuple[str, PendingLink, str]:
-    """A sign-in link for a test user: (the login ID as stored, the link, its URL)."""
+def test_link(login_id: str, *, uri: str | None, options: dict[str, Any],
+              enchanted_link: bool = False) -> tuple[str, str, str | None]:
+    """A sign-in link for a test user: (the login ID as stored, its URL, the pending reference). An
+    enchanted one is the link with the right number of its set (its other links are made too, as for a sent
+    set), bound to a pending reference as a sent one is."""
     user = test_user_for(login_id)
     stored = _normalized(login_id)
+    choice = enchanted.new_numbers() if enchanted_link else None
+    if choice:
+        options = {**options, enchanted.OPTION: choice}
     link, token = _link_for(user, stored, purpose=PendingLink.Purpose.SIGN_IN, uri=uri, options=options)
-    return stored, link, add_token(link.redirect_uri, token)
+    pending_ref = None
+    if choice:
+        enchanted.add_decoys(link, token)
+        pending_ref = crossdevice.begin(link, browser="", cross_device=True, number=str(choice["number"])).pending_ref
+    return stored, add_token(link.redirect_uri, token), pending_ref
 
 
 def embedded_token(login_id: str, *, custom_claims: dict[str, Any], timeout: int = 0,

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 __all__ = [
     "Profile", "LoginId", "PendingLink", "LinkLock", "RefreshSession", "SigningKey", "BrowserLogin",
-    "AccountMerge", "AuditEvent", "ManagementKey",
+    "AccountMerge", "AuditEvent", "ManagementKey", "EnchantedDecoy",
 ]
 
 
@@ -367,3 +367,23 @@ class ManagementKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class EnchantedDecoy(models.Model):
+    """A link of an enchanted-link message that is not the one whose number the waiting side shows.
+
+    Opening it (by POST: a GET never acts) kills the whole set, the right link included (``picked_at``):
+    a person who picks a number their screen does not show is not the one who asked. Only the token's
+    SHA-256 is stored, as for every link.
+    """
+
+    link = models.ForeignKey(PendingLink, on_delete=models.CASCADE, related_name="decoys")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    number = models.PositiveSmallIntegerField()
+    picked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("enchanted-link decoy")
+
+    def __str__(self) -> str:
+        return f"Decoy {self.number} of link #{self.link_id}"

@@ -36,7 +36,7 @@ try:
 except ImportError:  # Django < 6.0
     from django_tasks import task
 
-from . import signals
+from . import enchanted, signals
 from .conf import app_settings
 from .delivery import LinkMessage, get_backend
 from .errors import DeliveryCancelled, DeliveryError, Unavailable
@@ -189,16 +189,21 @@ def deliver(link_id: int) -> str:
         return _give_up(link, reason)
     if not link.delivery_sealed_url:
         return _give_up(link, "Nothing to send")
+    url, context = unseal(link.delivery_sealed_url), link.delivery_context
+    if enchanted.OPTION in link.login_options:
+        # Several numbered links and no single URL: a template that shows only {{ url }} sends nothing
+        # usable rather than the right link without its number.
+        url, context = "", {**context, "choices": enchanted.message_choices(link, url)}
     message = LinkMessage(
         channel=link.method,
         recipient=link.target,
-        url=unseal(link.delivery_sealed_url),
+        url=url,
         purpose=link.purpose,
         expires_at=link.expires_at,
         link_id=link.pk,
         template_id=link.login_options.get("templateId") or "",
         locale=link.login_options.get("locale") or "",
-        context=link.delivery_context,
+        context=context,
     )
     try:
         result = get_backend(link.method).send(message)

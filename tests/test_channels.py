@@ -13,7 +13,7 @@ from tests.test_sdk_management import make_key
 
 CODE = ERRORS["channel_not_supported"].code
 CHANNELS = ["whatsapp", "voice", "im", "Embedded"]
-KINDS = ["magiclink"]
+KINDS = ["magiclink", "enchantedlink"]
 START_PATHS = [f"/v1/auth/{kind}/{call}/{{}}" for kind in KINDS
                for call in ("signup", "signin", "signup-in")]
 

@@ -19,6 +19,7 @@ __all__ = ["UpdateEmailView", "UpdatePhoneView"]
 class _UpdateView(MagicLinkAPIView):
     throttle_classes = (UpdateIPThrottle, UpdateSessionThrottle)
     method = ""
+    enchanted = False
     serializer_class = UpdateEmailSerializer
     address_field = ""
 
@@ -38,6 +39,7 @@ class _UpdateView(MagicLinkAPIView):
                 template_id=data.get("templateId") or "",
                 template_options=data.get("templateOptions") or {},
                 meta=self.meta(request),
+                enchanted=self.enchanted,
             ),
         )
 

@@ -17,8 +17,8 @@ from .views import MagicLinkAPIView, NotFoundView
 
 __all__ = [
     "LicenseView", "CreateUserView", "CreateTestUserView", "LoadUserView", "DeleteUserView",
-    "DeleteAllTestUsersView", "GenerateMagicLinkView", "EmbeddedLinkView", "SignUpEmbeddedLinkView",
-    "not_supported",
+    "DeleteAllTestUsersView", "GenerateMagicLinkView", "GenerateEnchantedLinkView", "EmbeddedLinkView",
+    "SignUpEmbeddedLinkView", "not_supported",
 ]
 
 # The delivery methods a generated test link may name; the SDKs' others (voice, whatsapp, Embedded)
@@ -144,10 +144,23 @@ class GenerateMagicLinkView(ManagementAPIView):
         method = delivery_method(data.get("deliveryMethod"))
         if managed_users.method_of(data["loginId"]) != method:
             raise MagicLinkError("login_id_mismatch")
-        login_id, _, url = managed_users.test_link(
+        login_id, url, _ = managed_users.test_link(
             data["loginId"], uri=data.get("URI"), options=login_options(data.get("loginOptions")).as_stored()
         )
         return Response({"link": url, "loginId": login_id})
+
+
+@extend_schema(**SCHEMAS["mgmt-generate-enchantedlink"])
+class GenerateEnchantedLinkView(ManagementAPIView):
+    """The link with the right number, and the pending reference the test waits with."""
+
+    def post(self, request: Request) -> Response:
+        data = parse(GenerateLinkSerializer, self.body(request)).validated_data
+        login_id, url, pending_ref = managed_users.test_link(
+            data["loginId"], uri=data.get("URI"), options=login_options(data.get("loginOptions")).as_stored(),
+            enchanted_link=True,
+        )
+        return Response({"link": url, "loginId": login_id, "pendingRef": pending_ref})
 
 
 @extend_schema(**SCHEMAS["mgmt-embedded-link"])

@@ -45,13 +45,14 @@ class MaskedAddressSerializer(serializers.Serializer):
     maskedEmail = serializers.CharField(required=False, help_text="Email starts: the masked address.")
     maskedPhone = serializers.CharField(required=False, help_text="SMS starts: the masked number.")
     pendingRef = serializers.CharField(
-        required=False, help_text="With `loginOptions.crossDevice`: poll `pending-session` with it."
+        required=False, help_text="Enchanted links, and `loginOptions.crossDevice`: poll `pending-session` with it."
     )
     code = serializers.CharField(
         required=False,
         help_text="With `loginOptions.crossDevice` and for updates: the number to show the person. Opened "
                   "anywhere but where it was asked, the link is used only by someone who types it (verify's `code`).",
     )
+    linkId = serializers.CharField(required=False, help_text="Enchanted links: the number to show the person.")
 
 
 class UserTenantSerializer(serializers.Serializer):
@@ -200,6 +201,14 @@ def _update(request_serializer, address: str) -> dict:
     }
 
 
+def _enchanted(schema: dict) -> dict:
+    """A magic-link start or update call that sends a numbered set and also answers linkId and pendingRef."""
+    return {**schema, "tags": ["enchanted link"], "description": schema["description"] + (
+        " Enchanted link: the message carries several links, each labelled with a number; the answer adds "
+        "`linkId`, the number to show, and `pendingRef`, to collect the session with once the link with "
+        "that number is verified.")}
+
+
 def _session(summary: str, description: str, response, *errors: str) -> dict:
     return {"summary": summary,
             "description": description + " Authorization: `Bearer <projectId>:<refreshJwt>`.",
@@ -246,6 +255,31 @@ SCHEMAS = {
         "`E062503` until the link is confirmed on any device, then the JWT response (and cookies), once.",
         "pending", "pending_ref_invalid", "pending_ref_used",
     ),
+    "enchanted-signup": _enchanted(_start(SignUpSerializer, "Send a set of numbered sign-up links",
+                                          "user_already_exists")),
+    "enchanted-signin": _enchanted(_start(StartSerializer, "Send a set of numbered sign-in links",
+                                          "user_not_found", *ELEVATION)),
+    "enchanted-signup-in": _enchanted(_start(StartSerializer, "Send a set of numbered sign-in or sign-up links")),
+    "enchanted-update-email": _enchanted(_update(UpdateEmailSerializer, "email")),
+    "enchanted-update-phone": _enchanted(_update(UpdatePhoneSerializer, "phone")),
+    "enchanted-verify": {**_exchange(
+        VerifySerializer, "Verify a link of an enchanted set",
+        "The link with the number the waiting side shows completes that side's session (collected with "
+        "`pending-session`) and answers `{}`; a link with another number kills the whole set (`E062530`), "
+        "after which every link of it answers `E062531`.",
+        "link_invalid", "link_expired", "link_used", "link_superseded", "link_wrong_purpose", "link_stale",
+        "user_disabled", "verify_rate_limited", "verify_attempts_exceeded", "enchanted_wrong_link",
+        "enchanted_set_void",
+    ), "responses": {200: EMPTY_RESPONSE, **error_responses(
+        *COMMON, *BODY, "link_invalid", "link_expired", "link_used", "link_superseded", "link_wrong_purpose",
+        "link_stale", "user_disabled", "verify_rate_limited", "verify_attempts_exceeded", "enchanted_wrong_link",
+        "enchanted_set_void")}, "tags": ["enchanted link"]},
+    "enchanted-pending-session": {**_exchange(
+        PendingSessionSerializer, "Collect the session of a verified enchanted link",
+        "`E062503` until the link with the right number is verified, then the JWT response, once; "
+        "`E062531` once a wrong number killed the set.",
+        "pending", "pending_ref_invalid", "pending_ref_used", "enchanted_set_void",
+    ), "tags": ["enchanted link"]},
     "update-email": _update(UpdateEmailSerializer, "email"),
     "update-phone": _update(UpdatePhoneSerializer, "phone"),
     "refresh": _session(
@@ -294,6 +328,12 @@ SCHEMAS = {
         "A magic link for a test user, answered instead of sent", "`{\"link\", \"loginId\"}`.",
         _object("", link="string", loginId="string"), *LINK_ERRORS, "not_a_test_user",
         "channel_not_supported", "login_id_mismatch", request=EMPTY_REQUEST),
+    "mgmt-generate-enchantedlink": _mgmt(
+        "An enchanted link for a test user, answered instead of sent",
+        '`{"link", "loginId", "pendingRef"}`: the link with the right number; verify it with '
+        "`enchantedlink/verify`, then collect with `pendingRef`.",
+        _object("", link="string", loginId="string", pendingRef="string"), *LINK_ERRORS, "not_a_test_user",
+        request=EMPTY_REQUEST),
     "mgmt-embedded-link": _mgmt(
         "A sign-in token for a user, to verify with `magiclink/verify`", "`{\"token\"}`.",
         _object("", token="string"), *LINK_ERRORS, request=EMPTY_REQUEST),

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import account_views, mgmt_views, session_views, views
+from . import account_views, enchanted_views, mgmt_views, session_views, views
 from .schema import OpenAPIView
 
 app_name = "magiclink_auth_api"
@@ -14,6 +14,19 @@ urlpatterns = [
     path("v1/auth/magiclink/update/phone/<str:method>", account_views.UpdatePhoneView.as_view(),
          name="update-phone-method"),
     path("v1/auth/magiclink/verify", views.VerifyView.as_view(), name="verify"),
+    path("v1/auth/enchantedlink/signup/<str:method>", enchanted_views.EnchantedSignUpView.as_view(),
+         name="enchanted-signup"),
+    path("v1/auth/enchantedlink/signin/<str:method>", enchanted_views.EnchantedSignInView.as_view(),
+         name="enchanted-signin"),
+    path("v1/auth/enchantedlink/signup-in/<str:method>", enchanted_views.EnchantedSignUpOrInView.as_view(),
+         name="enchanted-signup-in"),
+    path("v1/auth/enchantedlink/update/email", enchanted_views.EnchantedUpdateEmailView.as_view(),
+         name="enchanted-update-email"),
+    path("v1/auth/enchantedlink/update/phone/<str:method>", enchanted_views.EnchantedUpdatePhoneView.as_view(),
+         name="enchanted-update-phone"),
+    path("v1/auth/enchantedlink/verify", enchanted_views.EnchantedVerifyView.as_view(), name="enchanted-verify"),
+    path("v1/auth/enchantedlink/pending-session", enchanted_views.EnchantedPendingSessionView.as_view(),
+         name="enchanted-pending-session"),
     path("v1/auth/refresh", views.RefreshView.as_view(), name="refresh"),
     path("v1/auth/logout", views.LogoutView.as_view(), name="logout"),
     path("v1/auth/logoutall", views.LogoutAllView.as_view(), name="logoutall"),
@@ -33,6 +46,8 @@ urlpatterns = [
          name="mgmt-user-delete-all-test"),
     path("v1/mgmt/tests/generate/magiclink", mgmt_views.GenerateMagicLinkView.as_view(),
          name="mgmt-generate-magiclink"),
+    path("v1/mgmt/tests/generate/enchantedlink", mgmt_views.GenerateEnchantedLinkView.as_view(),
+         name="mgmt-generate-enchantedlink"),
     path("v1/mgmt/user/signin/embeddedlink", mgmt_views.EmbeddedLinkView.as_view(), name="mgmt-embedded-link"),
     path("v1/mgmt/user/signup/embeddedlink", mgmt_views.SignUpEmbeddedLinkView.as_view(),
          name="mgmt-signup-embedded-link"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import JSONRenderer
@@ -124,47 +126,54 @@ START_THROTTLES = (StartIPThrottle,)
 def _start_response(result: flows.StartResult) -> Response:
     key = "maskedEmail" if result.method == EMAIL else "maskedPhone"
     body = {key: result.masked_address}
+    if result.link_number:
+        # An enchanted link: the number to show the waiting side (also its handover number, "code").
+        body["linkId"] = result.link_number
     if result.handover.pending_ref:
         body["pendingRef"] = result.handover.pending_ref
-    if result.handover.number:
+    if result.handover.number and not result.link_number:
         body["code"] = result.handover.number
     return Response(body)
 
 
-@extend_schema(**SCHEMAS["signup"])
-class SignUpView(MagicLinkAPIView):
-    throttle_classes = START_THROTTLES
+class StartView(MagicLinkAPIView):
+    """A start call; ``enchanted`` views send a numbered set of links instead of one."""
 
+    throttle_classes = START_THROTTLES
+    enchanted = False
+
+    def options(self, data: dict) -> flows.LoginOptions:
+        return replace(login_options(data.get("loginOptions")), enchanted=self.enchanted)
+
+
+@extend_schema(**SCHEMAS["signup"])
+class SignUpView(StartView):
     def post(self, request: Request, method: str) -> Response:
         data = parse(SignUpSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_up(
             _method(method), data["loginId"], uri=data.get("URI"), user_data=dict(data.get("user") or {}),
-            options=login_options(data.get("loginOptions")), meta=self.meta(request), refresh_jwt=self.refresh_jwt,
+            options=self.options(data), meta=self.meta(request), refresh_jwt=self.refresh_jwt,
         ))
 
 
 @extend_schema(**SCHEMAS["signin"])
-class SignInView(MagicLinkAPIView):
-    throttle_classes = START_THROTTLES
-
+class SignInView(StartView):
     def post(self, request: Request, method: str) -> Response:
         data = parse(StartSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_in(
             _method(method), data["loginId"], uri=data.get("URI"),
-            options=login_options(data.get("loginOptions")), meta=self.meta(request),
+            options=self.options(data), meta=self.meta(request),
             refresh_jwt=self.refresh_jwt,
         ))
 
 
 @extend_schema(**SCHEMAS["signup-in"])
-class SignUpOrInView(MagicLinkAPIView):
-    throttle_classes = START_THROTTLES
-
+class SignUpOrInView(StartView):
     def post(self, request: Request, method: str) -> Response:
         data = parse(StartSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_up_or_in(
             _method(method), data["loginId"], uri=data.get("URI"),
-            options=login_options(data.get("loginOptions")), meta=self.meta(request),
+            options=self.options(data), meta=self.meta(request),
             refresh_jwt=self.refresh_jwt,
         ))
 

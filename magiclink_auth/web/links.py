@@ -11,12 +11,13 @@ from ..conf import app_settings
 __all__ = ["landing_url", "is_landing"]
 
 
-def landing_url(next_path: str = "") -> str:
-    """The landing page on the first allow-list entry's origin ("" when none, or when it is not routed)."""
+def landing_url(next_path: str = "", page: str = "landing") -> str:
+    """The landing page (or the enchanted-link ``page``) on the first allow-list entry's origin ("" when
+    none, or when it is not routed)."""
     if not app_settings.REDIRECT_URLS:
         return ""
     try:
-        path = reverse("magiclink_auth_web:landing")
+        path = reverse(f"magiclink_auth_web:{page}")
     except NoReverseMatch:
         return ""
     origin = urlsplit(app_settings.REDIRECT_URLS[0])

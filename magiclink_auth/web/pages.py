@@ -57,12 +57,17 @@ def _send(request: HttpRequest, login_id: str) -> None:
         raise MagicLinkError("invalid_arguments", WHAT_TO_TYPE["neither"])
     # Cross-device: the link may be opened on another device, which then signs this browser in once the
     # person types the number this browser shows (crossdevice.py).
+    # With PAGES_ENCHANTED_LINK the message carries numbered links instead, and picking the one with the
+    # number this browser shows is giving the number.
+    enchanted = app_settings.PAGES_ENCHANTED_LINK
+    uri = landing_url(page="enchanted") if enchanted else landing_url(next_path=_url("account"))
     result = flows.sign_up_or_in(
-        method, login_id, uri=landing_url(next_path=_url("account")),
-        options=flows.LoginOptions(cross_device=True), meta=flows.RequestMeta.of(request),
+        method, login_id, uri=uri, options=flows.LoginOptions(cross_device=True, enchanted=enchanted),
+        meta=flows.RequestMeta.of(request),
     )
     request.session[PENDING_KEY] = {"loginId": login_id, "masked": result.masked_address, "method": method,
-                                    "pendingRef": result.handover.pending_ref, "number": result.handover.number}
+                                    "pendingRef": result.handover.pending_ref, "number": result.handover.number,
+                                    "enchanted": bool(result.link_number)}
 
 
 # What to type, for a person whose input was not an address: the API's "invalid phone" would puzzle
@@ -128,6 +133,7 @@ class CheckView(View):
             "masked": pending["masked"],
             "channel": "phone" if pending["method"] == SMS else "inbox",
             "number": pending.get("number") or "",
+            "enchanted_number": (pending.get("number") or "") if pending.get("enchanted") else "",
             "poll_ms": int(app_settings.PENDING_POLL_INTERVAL.total_seconds() * 1000),
             "status_url": _url("check_status"),
             "account_url": _url("account"),
@@ -229,8 +235,8 @@ class OutboxView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not settings.DEBUG or not _is_loopback(request.META.get("REMOTE_ADDR", "")):
             raise Http404
-        messages = [{"to": m.recipient, "channel": m.channel, "purpose": m.purpose, "url": m.url}
-                    for m in list(dev.outbox)]
+        messages = [{"to": m.recipient, "channel": m.channel, "purpose": m.purpose, "url": m.url,
+                     "choices": m.context.get("choices") or []} for m in list(dev.outbox)]
         # Email and SMS may share one file (the example site's do): read each file once.
         paths = {
             Path(config.get("OPTIONS", {}).get("PATH", "")): None
