@@ -39,6 +39,7 @@ LAYER_OF = {
     "account_changes": "services",
     "issuance": "services",
     "crossdevice": "services",
+    "enchanted": "core",
     "sessions": "services",
     "limits": "services",
     "pumping": "services",
