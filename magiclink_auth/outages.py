@@ -80,12 +80,15 @@ def outage(exc: BaseException) -> Unavailable | None:
     return error
 
 
-def log_failure(error: MagicLinkError, exc: BaseException, where: str) -> None:
+def log_failure(error: MagicLinkError, exc: BaseException, where: str, request=None) -> None:
     """One ERROR line per failed request: the code, and the fault's type and first line (drivers and cache
     clients name the host and port, never a password; no SQL parameters, no request data)."""
     cause = exc.__cause__ if isinstance(exc, Unavailable) and exc.__cause__ is not None else exc
     detail = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
     if error.status >= 500 and not isinstance(error, Unavailable):
-        logger.error("%s %s on %s", error.code, error.key, where, exc_info=exc)
+        # With the request, as Django's own request logger does: a report built from this record (ADMINS
+        # mail) uses the request's filter, which keeps tokens and cookies out (reporting.py).
+        extra = {"request": request, "status_code": error.status} if request is not None else {}
+        logger.error("%s %s on %s", error.code, error.key, where, exc_info=exc, extra=extra)
     else:
         logger.error("%s %s on %s: %s: %s", error.code, error.key, where, type(cause).__name__, detail)

@@ -32,10 +32,11 @@ def retry_headers(error: MagicLinkError) -> dict[str, str] | None:
     return {"Retry-After": str(retry_after)} if retry_after else None
 
 
-def failure_response(exc: BaseException, where: str) -> Response:
-    """A fault that is not the caller's: 503 with Retry-After for an outage, else 500; logged once here."""
+def failure_response(exc: BaseException, where: str, request=None) -> Response:
+    """A fault that is not the caller's: 503 with Retry-After for an outage, else 500; logged once here,
+    with the request, so a report made from the log line (AdminEmailHandler) filters it (reporting.py)."""
     error = outage(exc) or MagicLinkError("internal_error")
-    log_failure(error, exc, where)
+    log_failure(error, exc, where, request=getattr(request, "_request", request))
     response = error_response(error, retry_headers(error))
     response._has_been_logged = True  # Django's request logger would log the 5xx a second time
     return response
@@ -59,4 +60,5 @@ def exception_handler(exc: Exception, context) -> Response:
     # Whatever the request wrote is rolled back also under ATOMIC_REQUESTS, as DRF does for its own errors.
     set_rollback()
     request = context.get("request")
-    return failure_response(exc, f"{request.method} {request.path}" if request is not None else "the API")
+    return failure_response(exc, f"{request.method} {request.path}" if request is not None else "the API",
+                            request)
