@@ -177,6 +177,10 @@ def refresh(refresh_jwt: str | None) -> IssuedTokens:
         )
         session.refresh_from_db()
         if not rotated and not _within_grace(session, claims):
+            if session.is_active:
+                # Another request rotated this very token between our read and our update: a reuse like any
+                # other once the grace is over, so the family goes, as it would had we read a moment later.
+                _revoke_for_reuse(session)
             raise MagicLinkError("session_revoked")
     elif not _within_grace(session, claims):
         _revoke_for_reuse(session)
