@@ -5,6 +5,7 @@ import json
 import pytest
 
 from magiclink_auth.errors import ERRORS
+from tests.conftest import PROJECT_ID
 
 SIGNUP = "/v1/auth/magiclink/signup/email"
 
@@ -129,3 +130,10 @@ def test_refresh_with_garbage_token(api):
 
 def test_keys_for_another_project(api):
     assert_error(api.get("/v2/keys/P2someoneelse"), 401, "E011102")
+
+
+@pytest.mark.parametrize("path", ["/v1/auth/magiclink/signin/email", "/v1/auth/enchantedlink/signup-in/sms"])
+def test_options_on_a_start_path_answers_its_metadata_not_a_500(client, path):
+    """Schemathesis found it: a view method named ``options`` shadowed DRF's OPTIONS handler."""
+    response = client.options(path, HTTP_AUTHORIZATION=f"Bearer {PROJECT_ID}")
+    assert response.status_code == 200 and response.json()["renders"] == ["application/json"]

@@ -142,7 +142,7 @@ class StartView(MagicLinkAPIView):
     throttle_classes = START_THROTTLES
     enchanted = False
 
-    def options(self, data: dict) -> flows.LoginOptions:
+    def start_options(self, data: dict) -> flows.LoginOptions:
         return replace(login_options(data.get("loginOptions")), enchanted=self.enchanted)
 
 
@@ -152,7 +152,7 @@ class SignUpView(StartView):
         data = parse(SignUpSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_up(
             _method(method), data["loginId"], uri=data.get("URI"), user_data=dict(data.get("user") or {}),
-            options=self.options(data), meta=self.meta(request), refresh_jwt=self.refresh_jwt,
+            options=self.start_options(data), meta=self.meta(request), refresh_jwt=self.refresh_jwt,
         ))
 
 
@@ -162,7 +162,7 @@ class SignInView(StartView):
         data = parse(StartSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_in(
             _method(method), data["loginId"], uri=data.get("URI"),
-            options=self.options(data), meta=self.meta(request),
+            options=self.start_options(data), meta=self.meta(request),
             refresh_jwt=self.refresh_jwt,
         ))
 
@@ -173,7 +173,7 @@ class SignUpOrInView(StartView):
         data = parse(StartSerializer, self.body(request)).validated_data
         return _start_response(flows.sign_up_or_in(
             _method(method), data["loginId"], uri=data.get("URI"),
-            options=self.options(data), meta=self.meta(request),
+            options=self.start_options(data), meta=self.meta(request),
             refresh_jwt=self.refresh_jwt,
         ))
 
