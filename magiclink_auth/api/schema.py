@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -77,10 +77,6 @@ class UserJsonSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["enabled", "disabled", "invited"])
     createdTime = serializers.IntegerField(help_text="Epoch seconds.")
     picture = serializers.CharField(allow_blank=True)
-
-
-class NothingToRefreshSerializer(serializers.Serializer):
-    """try-refresh's answer when there is no live session: an empty object."""
 
 
 class JWTResponseSerializer(serializers.Serializer):
@@ -314,8 +310,9 @@ SCHEMAS = {
     "try-refresh": _session(
         "Refresh if there is a live session, else answer `{}`",
         "As refresh, but a missing, invalid or revoked refresh JWT answers `{}` with status 200.",
-        PolymorphicProxySerializer(component_name="TryRefreshResponse", resource_type_field_name=None,
-                                   serializers=[JWTResponseSerializer, NothingToRefreshSerializer]),
+        OpenApiResponse({"oneOf": [{"$ref": "#/components/schemas/JWTResponse"},
+                                   {"type": "object", "properties": {}, "additionalProperties": False}]},
+                        description="The JWT response, or `{}` when there is no live session"),
         "refresh_rate_limited",
     ),
     "mgmt-license": _mgmt("The license the SDKs ask for when built with a management key",
