@@ -3,7 +3,7 @@
 They are enforced in the flows, where a message is made, so every way of starting one shares them: the
 API, the sign-in pages, any flow added later. Each is atomic under concurrency (docs/security.md):
 
-- **Counters** (hourly cap, SMS caps, and the API's call limits in ``api/throttling.py``) are
+- **Counters** (hourly cap, SMS caps, and the call limits in ``throttling.py``) are
   ``counters.hit``: one atomic increment-and-read per check. A message refused by a later check, or one
   whose link could not be stored, gives its counts back (``Allowance.give_back``), so only messages made
   count.
@@ -25,80 +25,25 @@ a keyed hash, so the cache holds no address.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from django.core.cache import caches
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from rest_framework.throttling import SimpleRateThrottle
 
 from . import counters
 from .conf import app_settings
 from .cookies import browser_cookie_name
-from .errors import MagicLinkError
 from .identifiers import counting_key
 from .models import PendingLink
+from .pumping import check_country, sms_caps
+from .ratelimit import MessageCap, RateLimited
 
 __all__ = [
-    "RateLimited", "CachedThrottle", "Requester", "Allowance", "limit_key", "requester", "remember",
+    "Requester", "Allowance", "limit_key", "requester", "remember",
     "check_cooldown", "claim_cooldown", "release_cooldown", "allow",
 ]
-
-
-class RateLimited(MagicLinkError):
-    """A limit refused the call; the API answers 429 with ``Retry-After: retry_after``."""
-
-    def __init__(self, key: str, retry_after: float | None) -> None:
-        super().__init__(key)
-        self.retry_after = max(1, math.ceil(retry_after or 1))
-
-
-class CachedThrottle(SimpleRateThrottle):
-    """A DRF throttle counted atomically (``counters.hit``), with its rate from ``app_settings.<setting>``."""
-
-    setting = ""
-    error_key = "rate_limited"
-    cache_format = "magiclink:throttle:%(scope)s:%(ident)s"
-
-    def __init__(self) -> None:
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        self.hit: counters.Hit | None = None
-
-    def get_rate(self) -> Any:
-        return getattr(app_settings, self.setting)
-
-    def parse_rate(self, rate):
-        return rate if isinstance(rate, tuple) else super().parse_rate(rate)
-
-    def allow_request(self, request, view) -> bool:
-        if self.rate is None:
-            return True
-        key = self.get_cache_key(request, view)
-        if key is None:
-            return True
-        self.hit = counters.hit(key, self.num_requests, self.duration)
-        return self.hit.allowed
-
-    def wait(self) -> float:
-        return self.hit.retry_after if self.hit is not None else 1.0
-
-    def refuse(self) -> RateLimited:
-        return RateLimited(self.error_key, self.wait())
-
-
-class MessageCap(CachedThrottle):
-    """A cap on messages for one ``ident`` (a login ID's key, an SMS prefix, the site)."""
-
-    def __init__(self, ident: str) -> None:
-        self.ident = ident
-        super().__init__()
-
-    def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.ident}
 
 
 class LoginIdCap(MessageCap):
@@ -213,12 +158,10 @@ class Allowance:
 
 def allow(method: str, login_id: str, who: Requester) -> Allowance:
     """Count one message to ``login_id`` against every cap, or refuse it (giving back what it took)."""
-    from . import pumping
-
     caps: list[MessageCap] = [LoginIdCap(f"{who.side}:{who.key}")]
     if method == "sms":
-        pumping.check_country(login_id)
-        caps += pumping.caps(login_id)
+        check_country(login_id)
+        caps += sms_caps(login_id)
     allowance = Allowance()
     for cap in caps:
         if not cap.allow_request(None, None):

@@ -22,9 +22,9 @@ import phonenumbers
 from .conf import app_settings
 from .delivery import get_backend
 from .errors import MagicLinkError
-from .limits import MessageCap
+from .ratelimit import MessageCap
 
-__all__ = ["allowed_country_codes", "country_code", "destination_prefix", "check_country", "caps",
+__all__ = ["allowed_country_codes", "country_code", "destination_prefix", "check_country", "sms_caps",
            "SmsPrefixCap", "SmsBudget"]
 
 
@@ -62,5 +62,5 @@ class SmsBudget(MessageCap):
     error_key = "sms_budget_exhausted"
 
 
-def caps(number: str) -> list[MessageCap]:
+def sms_caps(number: str) -> list[MessageCap]:
     return [SmsPrefixCap(destination_prefix(number)), SmsBudget("site")]

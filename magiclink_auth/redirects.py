@@ -18,11 +18,12 @@ import re
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.urls import NoReverseMatch, reverse
 
 from .conf import app_settings
 from .errors import MagicLinkError
 
-__all__ = ["is_allowed", "resolve_redirect_uri", "add_token"]
+__all__ = ["is_allowed", "resolve_redirect_uri", "add_token", "landing_url", "is_landing"]
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 MAX_URI_LENGTH = 2048
@@ -90,7 +91,8 @@ def is_allowed(url: str, allow_list: list[str] | None = None) -> bool:
 
 def resolve_redirect_uri(uri: str | None) -> str:
     """The URI a link will carry: the one asked for if allowed, else the configured default."""
-    uri = (uri or "").strip() or app_settings.DEFAULT_REDIRECT_URL or _landing_url()
+    # With no default configured, links go to the app's own landing page (when it is routed).
+    uri = (uri or "").strip() or app_settings.DEFAULT_REDIRECT_URL or landing_url()
     if not uri:
         raise MagicLinkError("uri_missing")
     if not is_allowed(uri):
@@ -99,24 +101,36 @@ def resolve_redirect_uri(uri: str | None) -> str:
     return urlunsplit(_parse(uri)._replace(fragment=""))
 
 
-def _landing_url() -> str:
-    """With no default configured, links go to the app's own landing page (when it is routed)."""
-    from .web.links import landing_url
-
-    return landing_url()
-
-
 def add_token(uri: str, token: str) -> str:
     """``uri`` with ``t=<token>`` in its query; an existing ``t`` is replaced, other parameters kept.
 
     With ``TOKEN_IN_FRAGMENT``, a link to the app's landing page carries ``#t=<token>`` instead: browsers
     never send the fragment, so no GET, proxy log or scanner fetch of the link sees the token.
     """
-    from .web.links import is_landing
-
     parts = urlsplit(uri)
     if app_settings.TOKEN_IN_FRAGMENT and is_landing(parts.path):
         return urlunsplit(parts._replace(fragment=urlencode({"t": token})))
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "t"]
     query.append(("t", token))
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def landing_url(next_path: str = "", page: str = "landing") -> str:
+    """The landing page (or the enchanted-link ``page``) as an absolute URL on the first allow-list entry's
+    origin, never on the request's Host ("" when the allow-list is empty or the page is not routed)."""
+    if not app_settings.REDIRECT_URLS:
+        return ""
+    try:
+        path = reverse(f"magiclink_auth_web:{page}")
+    except NoReverseMatch:
+        return ""
+    origin = urlsplit(app_settings.REDIRECT_URLS[0])
+    query = urlencode({"next": next_path}) if next_path else ""
+    return urlunsplit((origin.scheme, origin.netloc, path, query, ""))
+
+
+def is_landing(path: str) -> bool:
+    try:
+        return path == reverse("magiclink_auth_web:landing")
+    except NoReverseMatch:
+        return False

@@ -8,9 +8,9 @@ from rest_framework.response import Response
 
 from .. import account_changes
 from ..identifiers import EMAIL, SMS
+from ..throttling import UpdateIPThrottle, UpdateSessionThrottle
 from .schema import SCHEMAS
 from .serializers import UpdateEmailSerializer, UpdatePhoneSerializer, parse
-from .throttling import UpdateIPThrottle, UpdateSessionThrottle
 from .views import MagicLinkAPIView, _method, _start_response
 
 __all__ = ["UpdateEmailView", "UpdatePhoneView"]

@@ -11,9 +11,9 @@ from rest_framework.response import Response
 
 from .. import audit, sessions, tenants
 from ..errors import MagicLinkError
+from ..throttling import RefreshSessionThrottle
 from .schema import SCHEMAS
 from .serializers import MyTenantsSerializer, SelectTenantSerializer, parse
-from .throttling import RefreshSessionThrottle
 from .views import MagicLinkAPIView, jwt_response
 
 __all__ = ["HistoryView", "MyTenantsView", "SelectTenantView", "TryRefreshView"]

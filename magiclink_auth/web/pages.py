@@ -19,17 +19,17 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from .. import crossdevice, flows, sessions
-from ..api.throttling import StartIPThrottle
 from ..conf import app_settings
 from ..cookies import clear_session_cookies, cookie_names
 from ..delivery import dev
 from ..errors import MagicLinkError
 from ..identifiers import EMAIL, SMS
 from ..models import LoginId
+from ..redirects import landing_url
 from ..reporting import protect
+from ..throttling import StartIPThrottle
 from ..users import get_profile
 from . import browsers
-from .links import landing_url
 from .views import _page, complete_login, private
 
 __all__ = ["StartView", "CheckView", "CheckStatusView", "AccountView", "LogoutView", "OutboxView"]

@@ -17,10 +17,10 @@ from django.views import View
 from django.views.decorators.csrf import csrf_protect
 
 from .. import flows
-from ..api.throttling import StartIPThrottle
 from ..conf import app_settings
 from ..errors import MagicLinkError
-from .links import landing_url
+from ..redirects import landing_url
+from ..throttling import StartIPThrottle
 
 __all__ = ["StaffLinkView"]
 

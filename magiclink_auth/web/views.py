@@ -25,16 +25,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import flows, signals
-from ..api.throttling import VerifyIPThrottle, VerifyTokenThrottle
 from ..backends import BACKEND
 from ..conf import app_settings
 from ..cookies import set_session_cookies
 from ..errors import InvalidLink, MagicLinkError
 from ..existing_users import SharedAddress, find_owner
-from ..limits import RateLimited
 from ..models import BrowserLogin, PendingLink
+from ..ratelimit import RateLimited
 from ..reporting import protect, scrub_query
 from ..sessions import IssuedTokens, tokens_for
+from ..throttling import VerifyIPThrottle, VerifyTokenThrottle
 from ..tokens import find_link
 from . import browsers
 

@@ -1,4 +1,5 @@
-"""Rate limits on API calls: DRF throttles on Django's cache, each answering 429 with its own code and
+"""Rate limits on calls, shared by the API's views and the sign-in pages: DRF throttles on Django's cache,
+each answering 429 with its own code and
 ``Retry-After`` (the Python SDK raises ``RateLimitException`` carrying it).
 
 These count calls, refused or not, and bound what an attacker can try: start calls per client IP, verify
@@ -9,11 +10,11 @@ live in ``limits.py`` and are enforced by the flows, so the sign-in pages share 
 
 from __future__ import annotations
 
-from .. import counters, jwts
-from ..conf import app_settings
-from ..limits import CachedThrottle
-from ..network import client_ip
-from ..tokens import hash_token, link_lifetime
+from . import counters, jwts
+from .conf import app_settings
+from .network import client_ip
+from .ratelimit import CachedThrottle
+from .tokens import hash_token, link_lifetime
 
 __all__ = [
     "ThrottledViewMixin", "client_ip", "CallThrottle", "StartIPThrottle", "VerifyIPThrottle",
