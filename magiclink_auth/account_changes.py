@@ -19,6 +19,7 @@ from . import signals
 from .conf import app_settings
 from .errors import MagicLinkError
 from .identifiers import EMAIL, SMS, mask, normalize
+from .issuance import UPDATE_PURPOSES, LoginOptions, describe_request, issue_link
 from .models import AccountMerge, LoginId, PendingLink, Profile
 from .notices import deliver_notice
 from .sessions import live_session, revoke_all, session_for
@@ -34,7 +35,6 @@ __all__ = [
     "UPDATE_PURPOSES",
 ]
 
-UPDATE_PURPOSES = {PendingLink.Purpose.UPDATE_EMAIL: EMAIL, PendingLink.Purpose.UPDATE_PHONE: SMS}
 _PURPOSE_OF = {method: purpose for purpose, method in UPDATE_PURPOSES.items()}
 _CONTACT_FIELD = {EMAIL: "email", SMS: "phone"}
 NOTICE_PURPOSE = {EMAIL: "email_changed", SMS: "phone_changed"}
@@ -61,8 +61,6 @@ def start_update(
     The link acts for the session that asked, so it carries a number (crossdevice.py): opened anywhere but
     that session's browser, it asks for it. The answer's ``code`` is that number.
     """
-    from .flows import LoginOptions, _send
-
     session = session_for(refresh_jwt)
     user = session.user
     if find_user(_normalize_login_id(login_id)) != user:
@@ -83,7 +81,7 @@ def start_update(
         refusal = "Not sent: the address belongs to another account; its owner was told"
         queue_address_claimed_notice(method, stored_login_id(owner, address), joins=joins["joins"],
                                      locale="", meta=meta)
-    return _send(
+    return issue_link(
         purpose=_PURPOSE_OF[method],
         method=method,
         login_id=address,
@@ -223,8 +221,6 @@ def merge_into(kept, merged, *, address: str, link: PendingLink | None = None) -
 
 def queue_address_claimed_notice(method: str, address: str, *, joins: str, locale: str, meta) -> None:
     """Tell the owner of ``address`` that another account asked to add it (enumeration-safe answer)."""
-    from .flows import describe_request
-
     context = {"notice": ADDRESS_CLAIMED, "joins": joins, "asked": describe_request(meta)}
     queued = deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE)
     transaction.on_commit(lambda: queued.enqueue(method, address, context, locale, ADDRESS_CLAIMED))

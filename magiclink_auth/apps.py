@@ -8,8 +8,9 @@ class MagicLinkAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Signal receivers (account changes, audit log) and system checks.
-        from . import account_changes, audit, authz, checks, deactivation  # noqa: F401
+        # Importing checks registers the system checks (Django's own pattern); every signal receiver is
+        # connected here, by name, and by no import's side effect.
+        from . import audit, authz, checks, deactivation  # noqa: F401
         from .api import middleware
 
         audit.connect()

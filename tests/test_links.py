@@ -177,11 +177,11 @@ def test_two_verifies_interleaved_between_lookup_and_consume_make_one_session(ap
     verify A has looked the link up, unused, when verify B runs from start to end; A must then be refused
     as a second use, not open a second session. (B runs on A's connection, inside A's transaction, so
     A's refusal rolls B's rows back with it: the answers are what this test can read.)"""
-    from magiclink_auth import flows
+    from magiclink_auth.flows import verification
 
     api.post("/v1/auth/magiclink/signup/email", {"loginId": "ada@example.com"})
     token = token_of(outbox[-1])
-    find_link = flows.find_link
+    find_link = verification.find_link
     other = []
 
     def look_up_then_let_the_other_verify_run(found_token):
@@ -191,7 +191,7 @@ def test_two_verifies_interleaved_between_lookup_and_consume_make_one_session(ap
             other[0] = api.post(VERIFY, {"token": token})  # verify B, whole, while A holds the unused link
         return link
 
-    monkeypatch.setattr(flows, "find_link", look_up_then_let_the_other_verify_run)
+    monkeypatch.setattr(verification, "find_link", look_up_then_let_the_other_verify_run)
     first = api.post(VERIFY, {"token": token})
     assert other[0].status_code == 200
     assert first.status_code == 401 and first.json()["errorCode"] == "E062504"

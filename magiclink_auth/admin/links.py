@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import flows
-from ..api.serializers import login_options
 from ..errors import MagicLinkError
 from ..identifiers import mask
 from ..models import PendingLink
@@ -122,7 +121,8 @@ def _resend(link: PendingLink, meta: flows.RequestMeta):
     exists); the older links for that address are voided as for any new link."""
     fresh = PendingLink.objects.only("user_data", "login_options").get(pk=link.pk)
     # What acted on the asker's own session (step-up, MFA, revoking the others) is theirs to ask again.
-    options = replace(login_options(fresh.login_options), stepup=False, mfa=False, revoke_other_sessions=False)
+    options = replace(flows.LoginOptions.from_request_data(fresh.login_options), stepup=False, mfa=False,
+                      revoke_other_sessions=False)
     if link.purpose == PendingLink.Purpose.SIGN_UP:
         return flows.sign_up_or_in(
             link.method,

@@ -11,8 +11,9 @@ from rest_framework.response import Response
 
 from .. import managed_users, management_keys
 from ..errors import MagicLinkError
+from ..issuance import LoginOptions
 from .schema import SCHEMAS
-from .serializers import LoginOptionsSerializer, login_options, parse
+from .serializers import LoginOptionsSerializer, parse
 from .views import MagicLinkAPIView, NotFoundView
 
 __all__ = [
@@ -145,7 +146,7 @@ class GenerateMagicLinkView(ManagementAPIView):
         if managed_users.method_of(data["loginId"]) != method:
             raise MagicLinkError("login_id_mismatch")
         login_id, url, _ = managed_users.test_link(
-            data["loginId"], uri=data.get("URI"), options=login_options(data.get("loginOptions")).as_stored()
+            data["loginId"], uri=data.get("URI"), options=_stored_options(data)
         )
         return Response({"link": url, "loginId": login_id})
 
@@ -157,7 +158,7 @@ class GenerateEnchantedLinkView(ManagementAPIView):
     def post(self, request: Request) -> Response:
         data = parse(GenerateLinkSerializer, self.body(request)).validated_data
         login_id, url, pending_ref = managed_users.test_link(
-            data["loginId"], uri=data.get("URI"), options=login_options(data.get("loginOptions")).as_stored(),
+            data["loginId"], uri=data.get("URI"), options=_stored_options(data),
             enchanted_link=True,
         )
         return Response({"link": url, "loginId": login_id, "pendingRef": pending_ref})
@@ -177,7 +178,7 @@ class EmbeddedLinkView(ManagementAPIView):
 class SignUpEmbeddedLinkView(ManagementAPIView):
     def post(self, request: Request) -> Response:
         data = parse(SignUpEmbeddedLinkSerializer, self.body(request)).validated_data
-        options = login_options(data.get("loginOptions"))
+        options = LoginOptions.from_request_data(data.get("loginOptions"))
         return Response({"token": managed_users.embedded_token(
             data["loginId"], custom_claims=options.custom_claims, timeout=data.get("timeout") or 0,
             sign_up_user=sign_up_data(data.get("user") or {}),
@@ -195,3 +196,7 @@ def sign_up_data(user: dict) -> dict[str, str]:
 
 # Management calls not served here answer the error JSON, whoever asks, as any unknown path does.
 not_supported = NotFoundView.as_view(error_key="management_not_supported")
+
+
+def _stored_options(data: dict) -> dict:
+    return LoginOptions.from_request_data(data.get("loginOptions")).as_stored()

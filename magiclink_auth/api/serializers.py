@@ -13,7 +13,6 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from ..errors import MagicLinkError
-from ..flows import LoginOptions
 from ..jwts import RESERVED_CLAIMS
 from ..models import Profile
 from ..text import clean
@@ -21,7 +20,7 @@ from ..text import clean
 __all__ = [
     "LoginOptionsSerializer", "StartSerializer", "SignUpSerializer", "UpdateEmailSerializer",
     "UpdatePhoneSerializer", "VerifySerializer", "PendingSessionSerializer", "MyTenantsSerializer",
-    "SelectTenantSerializer", "parse", "login_options",
+    "SelectTenantSerializer", "parse",
 ]
 
 MAX_CUSTOM_CLAIMS_BYTES = 4096
@@ -166,19 +165,3 @@ def parse(serializer_class, data):
 def _is_required(errors) -> bool:
     missing = {"required", "blank", "null"}
     return isinstance(errors, list) and any(getattr(e, "code", "") in missing for e in errors)
-
-
-
-def login_options(data: dict | None) -> LoginOptions:
-    """The ``LoginOptions`` of a validated ``loginOptions`` object (absent or null: the defaults)."""
-    data = data or {}
-    return LoginOptions(
-        custom_claims=data.get("customClaims") or {},
-        template_id=data.get("templateId") or "",
-        template_options=data.get("templateOptions") or {},
-        revoke_other_sessions=bool(data.get("revokeOtherSessions")),
-        locale=data.get("locale") or "",
-        stepup=bool(data.get("stepup")),
-        mfa=bool(data.get("mfa")),
-        cross_device=bool(data.get("crossDevice")),
-    )

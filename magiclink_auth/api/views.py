@@ -1,4 +1,4 @@
-"""The HTTP API of docs/protocol.md. Views parse, call one flow, and render; the rules live in ``flows.py``."""
+"""The HTTP API of docs/protocol.md. Views parse, call one flow, and render; the rules live in ``flows/``."""
 
 from __future__ import annotations
 
@@ -18,12 +18,7 @@ from ..errors import MagicLinkError
 from ..identifiers import EMAIL
 from ..keys import jwks
 from ..reporting import protect
-from ..users import user_json
-from .exceptions import exception_handler
-from .parsers import StrictJSONParser
-from .schema import SCHEMAS, AutoSchema
-from .serializers import SignUpSerializer, StartSerializer, VerifySerializer, login_options, parse
-from .throttling import (
+from ..throttling import (
     RefreshSessionThrottle,
     StartIPThrottle,
     ThrottledViewMixin,
@@ -31,6 +26,11 @@ from .throttling import (
     VerifyTokenThrottle,
     client_ip,
 )
+from ..users import user_json
+from .exceptions import exception_handler
+from .parsers import StrictJSONParser
+from .schema import SCHEMAS, AutoSchema
+from .serializers import SignUpSerializer, StartSerializer, VerifySerializer, parse
 
 __all__ = [
     "SignUpView", "SignInView", "SignUpOrInView", "VerifyView", "RefreshView", "LogoutView",
@@ -143,7 +143,7 @@ class StartView(MagicLinkAPIView):
     enchanted = False
 
     def start_options(self, data: dict) -> flows.LoginOptions:
-        return replace(login_options(data.get("loginOptions")), enchanted=self.enchanted)
+        return replace(flows.LoginOptions.from_request_data(data.get("loginOptions")), enchanted=self.enchanted)
 
 
 @extend_schema(**SCHEMAS["signup"])
