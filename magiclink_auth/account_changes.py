@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from . import signals
 from .conf import app_settings
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 from .identifiers import EMAIL, SMS, mask, normalize
 from .issuance import UPDATE_PURPOSES, LoginOptions, describe_request, issue_link
-from .models import AccountMerge, LoginId, PendingLink, Profile
+from .models import AccountMerge, LoginId, PendingLink, Profile, RevokeReason
 from .notices import deliver_notice
 from .sessions import live_session, revoke_all, session_for
 from .users import PROFILE_FIELDS, find_user, get_profile, is_disabled, stored_login_id
@@ -64,14 +64,14 @@ def start_update(
     session = session_for(refresh_jwt)
     user = session.user
     if find_user(_normalize_login_id(login_id)) != user:
-        raise MagicLinkError("login_id_not_yours")
+        raise MagicLinkError(ErrorKey.LOGIN_ID_NOT_YOURS)
     if is_disabled(user):
-        raise MagicLinkError("user_disabled")
+        raise MagicLinkError(ErrorKey.USER_DISABLED)
     address = normalize(method, address)
     owner = find_user(address)
     taken = owner is not None and owner.pk != user.pk
     if taken and not merge and not app_settings.ENUMERATION_SAFE:
-        raise MagicLinkError("address_in_use")
+        raise MagicLinkError(ErrorKey.ADDRESS_IN_USE)
     options = LoginOptions(template_id=template_id, template_options=template_options, enchanted=enchanted)
     stored = {"addToLoginIDs": add_to_login_ids, "onMergeUseExisting": merge, "sessionId": str(session.pk)}
     joins = {"joins": masked_account(user), "merge": taken}
@@ -104,7 +104,7 @@ def _normalize_login_id(login_id: str) -> str:
         try:
             return normalize(SMS, login_id)
         except MagicLinkError:
-            raise MagicLinkError("login_id_not_yours") from None
+            raise MagicLinkError(ErrorKey.LOGIN_ID_NOT_YOURS) from None
 
 
 def _owner_allowed(address: str, user, *, merge: bool):
@@ -113,7 +113,7 @@ def _owner_allowed(address: str, user, *, merge: bool):
     if owner is None or owner.pk == user.pk:
         return None
     if not merge:
-        raise MagicLinkError("address_in_use")
+        raise MagicLinkError(ErrorKey.ADDRESS_IN_USE)
     return owner
 
 
@@ -136,7 +136,7 @@ def refuse_stale_link(user, link: PendingLink) -> None:
     profile = get_profile(user)
     for moment in (profile.contact_changed_at, profile.disabled_at):
         if moment is not None and link.created_at <= moment:
-            raise MagicLinkError("link_stale")
+            raise MagicLinkError(ErrorKey.LINK_STALE)
 
 
 def apply_update(user, link: PendingLink):
@@ -147,7 +147,7 @@ def apply_update(user, link: PendingLink):
     owner = _owner_allowed(link.login_id, user, merge=bool(options.get("onMergeUseExisting")))
     if owner is not None:
         if is_disabled(owner):
-            raise MagicLinkError("user_disabled")
+            raise MagicLinkError(ErrorKey.USER_DISABLED)
         merge_into(owner, user, address=link.login_id, link=link)
         user = owner
     field = _CONTACT_FIELD[method]
@@ -206,7 +206,7 @@ def merge_into(kept, merged, *, address: str, link: PendingLink | None = None) -
             updated += [field, f"verified_{field}"]
     kept_profile.custom_attributes = {**merged_profile.custom_attributes, **kept_profile.custom_attributes}
     kept_profile.save(update_fields=[*updated, "custom_attributes"])
-    revoke_all(merged, reason="merged")
+    revoke_all(merged, reason=RevokeReason.MERGED)
     PendingLink.objects.filter(user=merged, consumed_at=None, voided_at=None).update(voided_at=timezone.now())
     merged_profile.status = Profile.Status.DISABLED
     merged_profile.save(update_fields=["status"])

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import authz
 from .conf import app_settings
+from .identifiers import EMAIL
 
 __all__ = ["DefaultAdapter", "get_adapter"]
 
@@ -51,7 +52,7 @@ class DefaultAdapter:
         (existing_users.py). Email: the model's ``EMAIL_FIELD``; phone: its ``PHONE_FIELD`` attribute, else
         a field named ``phone`` when the model has one.
         """
-        if method == "email":
+        if method == EMAIL:
             return user_model.get_email_field_name()
         return getattr(user_model, "PHONE_FIELD", "phone")
 

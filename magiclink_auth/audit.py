@@ -12,9 +12,9 @@ import re
 from typing import Any
 
 from .conf import app_settings
-from .identifiers import mask
+from .identifiers import EMAIL, SMS, mask
 from .models import AuditEvent
-from .signals import ALL_SIGNALS
+from .signals import ALL_SIGNALS, Event
 
 __all__ = ["record", "redact", "connect", "sign_in_history"]
 
@@ -50,13 +50,13 @@ def _masked(method: str, address: str) -> str:
     if not address:
         return ""
     try:
-        return mask(method or ("email" if "@" in address else "sms"), address)
+        return mask(method or (EMAIL if "@" in address else SMS), address)
     except Exception:  # an address in a shape mask() does not expect: store nothing rather than it
         return ""
 
 
 def record(
-    event: str,
+    event: Event,
     *,
     user=None,
     link=None,
@@ -79,7 +79,7 @@ def record(
     if session is not None and user is None and user_id is None:
         user_id = session.user_id
     ip = _ip(request)
-    if ip is None and link is not None and event in {"link_requested", "link_sent", "delivery_failed"}:
+    if ip is None and link is not None and event in {Event.LINK_REQUESTED, Event.LINK_SENT, Event.DELIVERY_FAILED}:
         ip = link.requester_ip
     if ip is None and session is not None:
         ip = session.ip
@@ -97,12 +97,12 @@ def record(
 
 
 def _on_link_requested(sender, link, request=None, **kwargs):
-    record("link_requested", link=link, request=request, reason=link.purpose)
+    record(Event.LINK_REQUESTED, link=link, request=request, reason=link.purpose)
 
 
 def _on_link_sent(sender, link, result=None, **kwargs):
     record(
-        "link_sent",
+        Event.LINK_SENT,
         link=link,
         reason=getattr(result, "status", "") or "",
         data={"provider": getattr(result, "provider", "") or ""},
@@ -112,18 +112,18 @@ def _on_link_sent(sender, link, result=None, **kwargs):
 def _on_delivery_failed(sender, link, error="", **kwargs):
     # The provider's error text, shortened, and dropped if it quotes a link.
     record(
-        "delivery_failed", link=link, reason=redact(str(error or "")), data={"status": link.delivery_status}
+        Event.DELIVERY_FAILED, link=link, reason=redact(str(error or "")), data={"status": link.delivery_status}
     )
 
 
 def _on_scanner_open_seen(sender, link, request=None, **kwargs):
     user_agent = (getattr(request, "META", None) or {}).get("HTTP_USER_AGENT", "")
-    record("scanner_open_seen", link=link, request=request, data={"user_agent": user_agent})
+    record(Event.SCANNER_OPEN_SEEN, link=link, request=request, data={"user_agent": user_agent})
 
 
 def _on_link_verified(sender, link, user, session=None, first_seen=False, **kwargs):
     record(
-        "link_verified",
+        Event.LINK_VERIFIED,
         link=link,
         user=user,
         session=session,
@@ -133,34 +133,34 @@ def _on_link_verified(sender, link, user, session=None, first_seen=False, **kwar
 
 
 def _on_verify_refused(sender, reason="", link=None, request=None, **kwargs):
-    record("verify_refused", link=link, reason=reason, request=request)
+    record(Event.VERIFY_REFUSED, link=link, reason=reason, request=request)
 
 
 def _on_session_refreshed(sender, session, user=None, **kwargs):
-    record("session_refreshed", session=session, user=user)
+    record(Event.SESSION_REFRESHED, session=session, user=user)
 
 
 def _on_refresh_reuse_detected(sender, session, user=None, **kwargs):
-    record("refresh_reuse_detected", session=session, user=user)
+    record(Event.REFRESH_REUSE_DETECTED, session=session, user=user)
 
 
 def _on_session_revoked(sender, session, user=None, reason="", **kwargs):
-    record("session_revoked", session=session, user=user, reason=reason)
+    record(Event.SESSION_REVOKED, session=session, user=user, reason=reason)
 
 
 def _on_sessions_revoked_all(sender, user, reason="", count=0, **kwargs):
-    record("sessions_revoked_all", user=user, reason=reason, data={"count": count})
+    record(Event.SESSIONS_REVOKED_ALL, user=user, reason=reason, data={"count": count})
 
 
 def _on_logged_out(sender, session, user=None, request=None, **kwargs):
-    record("logout", session=session, user=user, request=request)
+    record(Event.LOGOUT, session=session, user=user, request=request)
 
 
 def _on_logged_out_all(sender, user, session=None, count=0, request=None, **kwargs):
-    record("logout_all", session=session, user=user, request=request, data={"count": count})
+    record(Event.LOGOUT_ALL, session=session, user=user, request=request, data={"count": count})
 
 
-def _address_changed(event: str, method: str):
+def _address_changed(event: Event, method: str):
     def receiver(sender, user, old="", new="", request=None, **kwargs):
         record(
             event, user=user, request=request, method=method, target=new, data={"old": _masked(method, old)}
@@ -169,14 +169,14 @@ def _address_changed(event: str, method: str):
     return receiver
 
 
-_on_email_changed = _address_changed("email_changed", "email")
-_on_phone_changed = _address_changed("phone_changed", "sms")
+_on_email_changed = _address_changed(Event.EMAIL_CHANGED, EMAIL)
+_on_phone_changed = _address_changed(Event.PHONE_CHANGED, SMS)
 
 
 def _on_accounts_merged(sender, kept_user, merged_user=None, merge=None, request=None, **kwargs):
     moved = getattr(merge, "moved_login_ids", None) or []
     record(
-        "accounts_merged",
+        Event.ACCOUNTS_MERGED,
         user=kept_user,
         request=request,
         link=getattr(merge, "link", None),
@@ -189,21 +189,21 @@ def _on_accounts_merged(sender, kept_user, merged_user=None, merge=None, request
 
 
 RECEIVERS = {
-    "link_requested": _on_link_requested,
-    "link_sent": _on_link_sent,
-    "delivery_failed": _on_delivery_failed,
-    "scanner_open_seen": _on_scanner_open_seen,
-    "link_verified": _on_link_verified,
-    "verify_refused": _on_verify_refused,
-    "session_refreshed": _on_session_refreshed,
-    "refresh_reuse_detected": _on_refresh_reuse_detected,
-    "session_revoked": _on_session_revoked,
-    "sessions_revoked_all": _on_sessions_revoked_all,
-    "logout": _on_logged_out,
-    "logout_all": _on_logged_out_all,
-    "email_changed": _on_email_changed,
-    "phone_changed": _on_phone_changed,
-    "accounts_merged": _on_accounts_merged,
+    Event.LINK_REQUESTED: _on_link_requested,
+    Event.LINK_SENT: _on_link_sent,
+    Event.DELIVERY_FAILED: _on_delivery_failed,
+    Event.SCANNER_OPEN_SEEN: _on_scanner_open_seen,
+    Event.LINK_VERIFIED: _on_link_verified,
+    Event.VERIFY_REFUSED: _on_verify_refused,
+    Event.SESSION_REFRESHED: _on_session_refreshed,
+    Event.REFRESH_REUSE_DETECTED: _on_refresh_reuse_detected,
+    Event.SESSION_REVOKED: _on_session_revoked,
+    Event.SESSIONS_REVOKED_ALL: _on_sessions_revoked_all,
+    Event.LOGOUT: _on_logged_out,
+    Event.LOGOUT_ALL: _on_logged_out_all,
+    Event.EMAIL_CHANGED: _on_email_changed,
+    Event.PHONE_CHANGED: _on_phone_changed,
+    Event.ACCOUNTS_MERGED: _on_accounts_merged,
 }
 
 
@@ -220,7 +220,7 @@ def sign_in_history(user, limit: int = HISTORY_LENGTH) -> list[dict[str, Any]]:
 
     There is no geolocation here, so ``city`` and ``country`` are empty.
     """
-    events = AuditEvent.objects.filter(user=user, event=AuditEvent.Event.LINK_VERIFIED).order_by(
+    events = AuditEvent.objects.filter(user=user, event=Event.LINK_VERIFIED).order_by(
         "-created_at", "-pk"
     )[:limit]
     return [{"userId": str(user.pk), "loginTime": int(event.created_at.timestamp()), "city": "",

@@ -18,6 +18,7 @@ from phonenumbers import region_code_for_country_code
 from .conf import DEFAULTS, app_settings
 from .errors import MissingExtra
 from .existing_users import shared_addresses
+from .models import Method
 from .redirects import _parse, is_allowed
 from .tokens import MAX_LIFETIME, MIN_LIFETIME
 
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 # The methods the API serves: each needs a delivery backend.
-METHODS = ("email", "sms")
+METHODS = tuple(Method)
 TWILIO_BACKEND = "magiclink_auth.delivery.sms.TwilioBackend"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 

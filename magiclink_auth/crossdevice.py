@@ -42,7 +42,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from . import sessions
 from .conf import app_settings
 from .cookies import browser_cookie_name
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 from .models import BrowserLogin, PendingLink, RefreshSession
 from .tokens import hash_token, link_lifetime
 
@@ -182,18 +182,19 @@ def confirm(link: PendingLink, opener: Opener, *, always: bool = False, tries: i
     limit = tries or app_settings.NUMBER_MATCH_ATTEMPTS
     offered = _clean(opener.number)
     if row.number_tries >= limit:
-        raise MagicLinkError("number_attempts_exceeded")
+        raise MagicLinkError(ErrorKey.NUMBER_ATTEMPTS_EXCEEDED)
     if not offered:
-        raise MagicLinkError("number_required")
+        raise MagicLinkError(ErrorKey.NUMBER_REQUIRED)
     if constant_time_compare(row.number_hash, _digest(link.pk, offered)):
         return
     BrowserLogin.objects.filter(pk=row.pk).update(number_tries=F("number_tries") + 1)
     row.refresh_from_db(fields=["number_tries"])
     if row.number_tries >= limit:
         PendingLink.objects.filter(pk=link.pk, consumed_at=None, voided_at=None).update(voided_at=timezone.now())
-        raise MagicLinkError("number_attempts_exceeded")
+        raise MagicLinkError(ErrorKey.NUMBER_ATTEMPTS_EXCEEDED)
     left = limit - row.number_tries
-    raise MagicLinkError("number_wrong", f"That is not the number. {left} {'try' if left == 1 else 'tries'} left.")
+    tries = "try" if left == 1 else "tries"
+    raise MagicLinkError(ErrorKey.NUMBER_WRONG, f"That is not the number. {left} {tries} left.")
 
 
 def settle(link: PendingLink, session: RefreshSession, first_seen: bool) -> None:
@@ -211,13 +212,13 @@ def collect(pending_ref: str) -> Collected:
     )
     now = timezone.now()
     if row is None and _decoys().get(_decoy_key(pending_ref)):
-        raise MagicLinkError("pending")
+        raise MagicLinkError(ErrorKey.PENDING)
     if row is None or row.link.voided_at is not None or row.link.expires_at <= now:
-        raise MagicLinkError("pending_ref_invalid")
+        raise MagicLinkError(ErrorKey.PENDING_REF_INVALID)
     if row.collected_at is not None:
-        raise MagicLinkError("pending_ref_used")
+        raise MagicLinkError(ErrorKey.PENDING_REF_USED)
     if row.session is None:
-        raise MagicLinkError("pending")
+        raise MagicLinkError(ErrorKey.PENDING)
     if not BrowserLogin.objects.filter(pk=row.pk, collected_at=None).update(collected_at=now):
-        raise MagicLinkError("pending_ref_used")
+        raise MagicLinkError(ErrorKey.PENDING_REF_USED)
     return Collected(sessions.tokens_for(row.session), row.first_seen)

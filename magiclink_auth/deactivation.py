@@ -21,12 +21,12 @@ from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
-from .models import Profile, RefreshSession
-from .sessions import DISABLED, revoke_all
+from .models import Profile, RefreshSession, RevokeReason
+from .sessions import revoke_all
 
 __all__ = ["disable_users", "connect"]
 
-REASON = DISABLED
+REASON = RevokeReason.DISABLED
 
 
 def disable_users(users) -> int:

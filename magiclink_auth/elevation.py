@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 from .jwts import RESERVED_CLAIMS
 from .models import RefreshSession
 from .sessions import live_session, session_for
@@ -31,9 +31,9 @@ TRUSTED_CLAIMS = "managementClaims"
 
 def _check(session: RefreshSession, user, method: str, *, mfa: bool) -> None:
     if session.user_id != user.pk:
-        raise MagicLinkError("elevation_wrong_user")
+        raise MagicLinkError(ErrorKey.ELEVATION_WRONG_USER)
     if mfa and method in session.amr:
-        raise MagicLinkError("mfa_factor_present")
+        raise MagicLinkError(ErrorKey.MFA_FACTOR_PRESENT)
 
 
 def caller_session(login_id: str, *, stepup: bool, mfa: bool, revoke: bool,
@@ -49,11 +49,11 @@ def caller_session(login_id: str, *, stepup: bool, mfa: bool, revoke: bool,
     if not (stepup or mfa or revoke):
         return None
     if not refresh_jwt:
-        raise MagicLinkError("elevation_refresh_missing" if stepup or mfa else "revoke_needs_session")
+        raise MagicLinkError(ErrorKey.ELEVATION_REFRESH_MISSING if stepup or mfa else "revoke_needs_session")
     session = session_for(refresh_jwt)
     owner = find_user(login_id)
     if owner is None or owner.pk != session.user_id:
-        raise MagicLinkError("elevation_wrong_user")
+        raise MagicLinkError(ErrorKey.ELEVATION_WRONG_USER)
     return session
 
 

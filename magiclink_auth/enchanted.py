@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import signals
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 from .models import BrowserLogin, EnchantedDecoy, PendingLink
 from .redirects import add_token
 from .tokens import hash_token
@@ -90,8 +90,8 @@ def pick(token: str, request=None) -> None:
         EnchantedDecoy.objects.filter(pk=decoy.pk, picked_at=None).update(picked_at=now)
         PendingLink.objects.filter(pk=decoy.link_id, consumed_at=None, voided_at=None).update(voided_at=now)
     transaction.on_commit(lambda: signals.verify_refused.send(
-        sender=PendingLink, reason="enchanted_wrong_link", link=decoy.link, request=request))
-    raise MagicLinkError("enchanted_wrong_link")
+        sender=PendingLink, reason=ErrorKey.ENCHANTED_WRONG_LINK, link=decoy.link, request=request))
+    raise MagicLinkError(ErrorKey.ENCHANTED_WRONG_LINK)
 
 
 def is_killed(link: PendingLink | None) -> bool:

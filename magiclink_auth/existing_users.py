@@ -21,7 +21,7 @@ from django.db.models.functions import Lower
 
 from .adapter import get_adapter
 from .conf import app_settings
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 from .identifiers import EMAIL, normalize
 from .models import LoginId
 from .users import find_user
@@ -37,7 +37,7 @@ class SharedAddress(MagicLinkError):
     """Several existing users have this address on the user model, and none has it as a login ID."""
 
     def __init__(self) -> None:
-        super().__init__("address_shared")
+        super().__init__(ErrorKey.ADDRESS_SHARED)
 
 
 def contact_field(method: str) -> str | None:

@@ -15,15 +15,17 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
+from .models import Method
 
 __all__ = [
     "EMAIL", "SMS", "is_mixed_script", "normalize_email", "normalize_phone", "normalize", "mask_email",
     "mask_phone", "counting_key",
 ]
 
-EMAIL = "email"
-SMS = "sms"
+# The delivery methods, as models.Method names them.
+EMAIL = Method.EMAIL
+SMS = Method.SMS
 MAX_EMAIL_LENGTH = 254
 
 
@@ -68,16 +70,16 @@ def normalize_email(value: str) -> str:
         or _has_control_chars(value)
         or unicodedata.normalize("NFKC", value) != value
     ):
-        raise MagicLinkError("invalid_email")
+        raise MagicLinkError(ErrorKey.INVALID_EMAIL)
     try:
         validate_email(value)
     except ValidationError:
-        raise MagicLinkError("invalid_email") from None
+        raise MagicLinkError(ErrorKey.INVALID_EMAIL) from None
     if value.endswith("]"):
         # An IP-literal domain (`a@[127.0.0.1]`): mail to a bare address, never an address a site owns.
-        raise MagicLinkError("invalid_email")
+        raise MagicLinkError(ErrorKey.INVALID_EMAIL)
     if is_mixed_script(value.rpartition("@")[2]):
-        raise MagicLinkError("confusable_address")
+        raise MagicLinkError(ErrorKey.CONFUSABLE_ADDRESS)
     return value.casefold()
 
 
@@ -85,13 +87,13 @@ def normalize_phone(value: str) -> str:
     """Return a phone number in E.164. Only international numbers (``+`` and a country code) are taken."""
     value = (value or "").strip()
     if not value or len(value) > 32 or _has_control_chars(value) or unicodedata.normalize("NFKC", value) != value:
-        raise MagicLinkError("invalid_phone")
+        raise MagicLinkError(ErrorKey.INVALID_PHONE)
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
-        raise MagicLinkError("invalid_phone") from None
+        raise MagicLinkError(ErrorKey.INVALID_PHONE) from None
     if not phonenumbers.is_possible_number(number):
-        raise MagicLinkError("invalid_phone")
+        raise MagicLinkError(ErrorKey.INVALID_PHONE)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -35,7 +35,8 @@ from django.utils.crypto import salted_hmac
 from . import counters
 from .conf import app_settings
 from .cookies import browser_cookie_name
-from .identifiers import counting_key
+from .errors import ErrorKey
+from .identifiers import SMS, counting_key
 from .models import PendingLink
 from .pumping import check_country, sms_caps
 from .ratelimit import MessageCap, RateLimited
@@ -49,7 +50,7 @@ __all__ = [
 class LoginIdCap(MessageCap):
     scope = "login_id"
     setting = "START_RATE_PER_LOGIN_ID"
-    error_key = "login_id_rate_limited"
+    error_key = ErrorKey.LOGIN_ID_RATE_LIMITED
 
 
 def limit_key(method: str, login_id: str) -> str:
@@ -119,7 +120,7 @@ def check_cooldown(purpose: str, who: Requester) -> None:
         .order_by("-created_at").values_list("created_at", flat=True).first()
     )
     if newest is not None:
-        raise RateLimited("resend_cooldown", (newest + cooldown - now).total_seconds())
+        raise RateLimited(ErrorKey.RESEND_COOLDOWN, (newest + cooldown - now).total_seconds())
 
 
 def claim_cooldown(purpose: str, who: Requester) -> str | None:
@@ -134,7 +135,7 @@ def claim_cooldown(purpose: str, who: Requester) -> str | None:
     if not _cache().add(key, now + seconds, seconds):
         held_until = _cache().get(key) or 0
         if held_until > now:
-            raise RateLimited("resend_cooldown", held_until - now)
+            raise RateLimited(ErrorKey.RESEND_COOLDOWN, held_until - now)
         _cache().set(key, now + seconds, seconds)  # outlived its time (the cache's clock differs from ours)
     return key
 
@@ -159,7 +160,7 @@ class Allowance:
 def allow(method: str, login_id: str, who: Requester) -> Allowance:
     """Count one message to ``login_id`` against every cap, or refuse it (giving back what it took)."""
     caps: list[MessageCap] = [LoginIdCap(f"{who.side}:{who.key}")]
-    if method == "sms":
+    if method == SMS:
         check_country(login_id)
         caps += sms_caps(login_id)
     allowance = Allowance()

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from . import crossdevice, enchanted, limits
 from .elevation import TRUSTED_CLAIMS
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 from .identifiers import EMAIL, SMS, normalize
 from .models import LoginId, PendingLink, Profile
 from .redirects import add_token, resolve_redirect_uri
@@ -53,9 +53,9 @@ def create(data: dict[str, Any], *, test: bool):
     extra_ids = [_normalized(value) for value in data.get("additionalLoginIds") or []]
     status = data.get("status") or Profile.Status.ENABLED
     if status not in STATUSES:
-        raise MagicLinkError("invalid_arguments", f"status must be one of {', '.join(sorted(STATUSES))}")
+        raise MagicLinkError(ErrorKey.INVALID_ARGUMENTS, f"status must be one of {', '.join(sorted(STATUSES))}")
     if any(find_user(value) for value in [login_id, *extra_ids]):
-        raise MagicLinkError("user_already_exists")
+        raise MagicLinkError(ErrorKey.USER_ALREADY_EXISTS)
     user_data = {key: data.get(key) or "" for key in PROFILE_FIELDS}
     user_data["name"] = data.get("displayName") or data.get("name") or ""
     with transaction.atomic():
@@ -80,7 +80,7 @@ def create(data: dict[str, Any], *, test: bool):
 def load(*, login_id: str = "", user_id: str = ""):
     user = _find(login_id=login_id, user_id=user_id)
     if user is None:
-        raise MagicLinkError("user_not_found")
+        raise MagicLinkError(ErrorKey.USER_NOT_FOUND)
     return user
 
 
@@ -95,7 +95,7 @@ def _find(*, login_id: str = "", user_id: str = ""):
             return get_user_model()._default_manager.filter(pk=user_id).first()
         except (ValueError, TypeError, ValidationError):  # a pk of the wrong shape for this user model
             return None
-    raise MagicLinkError("missing_arguments", "Give loginId or userId")
+    raise MagicLinkError(ErrorKey.MISSING_ARGUMENTS, "Give loginId or userId")
 
 
 def delete(*, login_id: str = "", user_id: str = "") -> None:
@@ -114,7 +114,7 @@ def delete_all_test_users() -> int:
 def test_user_for(login_id: str):
     user = load(login_id=login_id)
     if not get_profile(user).is_test:
-        raise MagicLinkError("not_a_test_user")
+        raise MagicLinkError(ErrorKey.NOT_A_TEST_USER)
     return user
 
 
@@ -162,7 +162,7 @@ def embedded_token(login_id: str, *, custom_claims: dict[str, Any], timeout: int
     options = {TRUSTED_CLAIMS: custom_claims}
     if sign_up_user is not None:
         if find_user(stored) is not None:
-            raise MagicLinkError("user_already_exists")
+            raise MagicLinkError(ErrorKey.USER_ALREADY_EXISTS)
         _, token = _link_for(None, stored, purpose=PendingLink.Purpose.SIGN_UP, uri=None, options=options,
                              user_data=sign_up_user, timeout=timeout)
         return token

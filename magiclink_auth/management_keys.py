@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 from .models import ManagementKey
 from .tokens import hash_token
 
@@ -36,12 +36,12 @@ def revoke(key: ManagementKey) -> None:
 def authenticate(raw: str | None) -> ManagementKey:
     """The live key ``raw`` is, or E011310 (none given) / E011311 (unknown or revoked)."""
     if not raw:
-        raise MagicLinkError("management_key_missing")
+        raise MagicLinkError(ErrorKey.MANAGEMENT_KEY_MISSING)
     if len(raw) > 128:
-        raise MagicLinkError("management_key_invalid")
+        raise MagicLinkError(ErrorKey.MANAGEMENT_KEY_INVALID)
     key = ManagementKey.objects.filter(key_hash=hash_token(raw), revoked_at=None).first()
     if key is None:
-        raise MagicLinkError("management_key_invalid")
+        raise MagicLinkError(ErrorKey.MANAGEMENT_KEY_INVALID)
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > USE_RESOLUTION:
         ManagementKey.objects.filter(pk=key.pk).update(last_used_at=now)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 __all__ = [
     "Profile", "LoginId", "PendingLink", "LinkLock", "RefreshSession", "SigningKey", "BrowserLogin",
-    "AccountMerge", "AuditEvent", "ManagementKey", "EnchantedDecoy",
+    "AccountMerge", "AuditEvent", "ManagementKey", "EnchantedDecoy", "Method", "RevokeReason",
 ]
 
 
@@ -175,6 +175,18 @@ class LinkLock(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class RevokeReason(models.TextChoices):
+    """Why a session was revoked (``RefreshSession.revoked_reason``)."""
+
+    LOGOUT = "logout", _("Logged out")
+    LOGOUT_ALL = "logout_all", _("Logged out everywhere")
+    REUSE = "reuse", _("Refresh token reused")
+    ADMIN = "admin", _("Revoked by an administrator")
+    REVOKE_OTHER_SESSIONS = "revoke_other_sessions", _("A new sign-in revoked the others")
+    MERGED = "merged", _("Account merged into another")
+    DISABLED = "disabled", _("User disabled")
 
 
 class RefreshSession(models.Model):

@@ -15,7 +15,7 @@ import logging
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from .errors import MagicLinkError, Unavailable
+from .errors import ErrorKey, MagicLinkError, Unavailable
 
 __all__ = ["outage", "log_failure"]
 
@@ -56,11 +56,11 @@ def _database_key(exc: DatabaseError) -> str | None:
     sqlstate = str(getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or "")
     sqlite_name = str(getattr(cause, "sqlite_errorname", ""))
     if sqlstate in READ_ONLY_SQLSTATES or sqlite_name.startswith("SQLITE_READONLY"):
-        return "database_read_only"
+        return ErrorKey.DATABASE_READ_ONLY
     if sqlstate in BUSY_SQLSTATES or sqlite_name in SQLITE_BUSY:
-        return "database_busy"
+        return ErrorKey.DATABASE_BUSY
     if isinstance(exc, OperationalError | InterfaceError) or sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES:
-        return "database_unavailable"
+        return ErrorKey.DATABASE_UNAVAILABLE
     return None  # integrity, data, programming errors: bugs, not outages
 
 
@@ -72,7 +72,7 @@ def outage(exc: BaseException) -> Unavailable | None:
     if isinstance(exc, DatabaseError):
         key = _database_key(exc)
     elif CACHE_ERRORS and isinstance(exc, CACHE_ERRORS):
-        key = "cache_unavailable"
+        key = ErrorKey.CACHE_UNAVAILABLE
     if key is None:
         return None
     error = Unavailable(key)

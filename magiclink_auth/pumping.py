@@ -21,7 +21,8 @@ import phonenumbers
 
 from .conf import app_settings
 from .delivery import get_backend
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
+from .identifiers import SMS
 from .ratelimit import MessageCap
 
 __all__ = ["allowed_country_codes", "country_code", "destination_prefix", "check_country", "sms_caps",
@@ -43,23 +44,23 @@ def destination_prefix(number: str) -> str:
 def check_country(number: str) -> None:
     """Refuse (E062707) an SMS to a number outside the allowed countries, when SMS really go out: the
     console and file backends of development take any number."""
-    if not get_backend("sms").reaches_people:
+    if not get_backend(SMS).reaches_people:
         return
     code = country_code(number)
     if code not in allowed_country_codes():
-        raise MagicLinkError("sms_country_not_allowed", f"SMS to +{code} is not enabled")
+        raise MagicLinkError(ErrorKey.SMS_COUNTRY_NOT_ALLOWED, f"SMS to +{code} is not enabled")
 
 
 class SmsPrefixCap(MessageCap):
     scope = "sms_prefix"
     setting = "SMS_RATE_PER_PREFIX"
-    error_key = "sms_prefix_rate_limited"
+    error_key = ErrorKey.SMS_PREFIX_RATE_LIMITED
 
 
 class SmsBudget(MessageCap):
     scope = "sms_budget"
     setting = "SMS_RATE_SITEWIDE"
-    error_key = "sms_budget_exhausted"
+    error_key = ErrorKey.SMS_BUDGET_EXHAUSTED
 
 
 def sms_caps(number: str) -> list[MessageCap]:

@@ -13,7 +13,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from . import counters
 from .conf import app_settings
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 
 __all__ = ["RateLimited", "CachedThrottle", "MessageCap"]
 
@@ -21,16 +21,15 @@ __all__ = ["RateLimited", "CachedThrottle", "MessageCap"]
 class RateLimited(MagicLinkError):
     """A limit refused the call; the API answers 429 with ``Retry-After: retry_after``."""
 
-    def __init__(self, key: str, retry_after: float | None) -> None:
-        super().__init__(key)
-        self.retry_after = max(1, math.ceil(retry_after or 1))
+    def __init__(self, key: ErrorKey | str, retry_after: float | None) -> None:
+        super().__init__(key, retry_after=max(1, math.ceil(retry_after or 1)))
 
 
 class CachedThrottle(SimpleRateThrottle):
     """A DRF throttle counted atomically (``counters.hit``), with its rate from ``app_settings.<setting>``."""
 
     setting = ""
-    error_key = "rate_limited"
+    error_key = ErrorKey.RATE_LIMITED
     cache_format = "magiclink:throttle:%(scope)s:%(ident)s"
 
     def __init__(self) -> None:

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from .conf import app_settings
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 
 __all__ = ["is_allowed", "resolve_redirect_uri", "add_token", "landing_url", "is_landing"]
 
@@ -94,9 +94,9 @@ def resolve_redirect_uri(uri: str | None) -> str:
     # With no default configured, links go to the app's own landing page (when it is routed).
     uri = (uri or "").strip() or app_settings.DEFAULT_REDIRECT_URL or landing_url()
     if not uri:
-        raise MagicLinkError("uri_missing")
+        raise MagicLinkError(ErrorKey.URI_MISSING)
     if not is_allowed(uri):
-        raise MagicLinkError("uri_not_allowed")
+        raise MagicLinkError(ErrorKey.URI_NOT_ALLOWED)
     # The normalised form: the link goes exactly where the allow-list was checked.
     return urlunsplit(_parse(uri)._replace(fragment=""))
 

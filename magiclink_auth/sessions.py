@@ -20,8 +20,8 @@ from django.utils import timezone
 from . import jwts, signals
 from .adapter import get_adapter
 from .conf import app_settings
-from .errors import MagicLinkError
-from .models import RefreshSession
+from .errors import ErrorKey, MagicLinkError
+from .models import RefreshSession, RevokeReason
 from .users import is_disabled
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
 logger = logging.getLogger("magiclink_auth")
 
 # The revocation reason of sessions ended by disabling their user: refused as E062109, not E061303.
-DISABLED = "disabled"
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def live_session(session_id) -> RefreshSession:
     """The session a pending link was asked from, still live (E061303 when it was revoked or expired)."""
     session = RefreshSession.objects.filter(pk=session_id).first()
     if session is None or not session.is_active:
-        raise MagicLinkError("session_revoked")
+        raise MagicLinkError(ErrorKey.SESSION_REVOKED)
     return session
 
 
@@ -101,18 +100,18 @@ def tokens_for(session: RefreshSession) -> IssuedTokens:
     """New JWTs for a live session without rotating it: the landing page's double click and the
     cross-device hand-over give a second browser tab the same session, not a new one."""
     if not session.is_active:
-        raise MagicLinkError("session_revoked")
+        raise MagicLinkError(ErrorKey.SESSION_REVOKED)
     return issue_tokens(session, session.user)
 
 
 def _decode_refresh(refresh_jwt: str | None) -> dict[str, Any]:
     if not refresh_jwt:
-        raise MagicLinkError("refresh_token_missing")
+        raise MagicLinkError(ErrorKey.REFRESH_TOKEN_MISSING)
     try:
         return jwts.decode(refresh_jwt, jwts.REFRESH)
     except jwts.InvalidJWT as exc:
         logger.debug("Refresh JWT refused: %s", exc)
-        raise MagicLinkError("refresh_token_invalid") from None
+        raise MagicLinkError(ErrorKey.REFRESH_TOKEN_INVALID) from None
 
 
 def _load_session(claims: dict[str, Any]) -> RefreshSession:
@@ -121,13 +120,14 @@ def _load_session(claims: dict[str, Any]) -> RefreshSession:
         .filter(pk=_uuid_or_none(claims.get("sid"))).first()
     )
     if session is None or str(session.user.pk) != str(claims.get("sub")):
-        raise MagicLinkError("refresh_token_invalid")
+        raise MagicLinkError(ErrorKey.REFRESH_TOKEN_INVALID)
     if session.is_active and is_disabled(session.user):
         # Disabled by a bulk update, which sent no signal: its sessions end here (deactivation.py).
-        revoke_all(session.user, reason=DISABLED)
-        raise MagicLinkError("user_disabled")
+        revoke_all(session.user, reason=RevokeReason.DISABLED)
+        raise MagicLinkError(ErrorKey.USER_DISABLED)
     if not session.is_active:
-        raise MagicLinkError("user_disabled" if session.revoked_reason == DISABLED else "session_revoked")
+        disabled = session.revoked_reason == RevokeReason.DISABLED
+        raise MagicLinkError(ErrorKey.USER_DISABLED if disabled else ErrorKey.SESSION_REVOKED)
     return session
 
 
@@ -157,9 +157,9 @@ def _within_grace(session: RefreshSession, claims: dict[str, Any]) -> bool:
 
 
 def _revoke_for_reuse(session: RefreshSession):
-    revoke(session, reason="reuse")
+    revoke(session, reason=RevokeReason.REUSE)
     signals.refresh_reuse_detected.send(sender=RefreshSession, session=session, user=session.user)
-    raise MagicLinkError("refresh_token_reused")
+    raise MagicLinkError(ErrorKey.REFRESH_TOKEN_REUSED)
 
 
 def refresh(refresh_jwt: str | None) -> IssuedTokens:
@@ -167,7 +167,7 @@ def refresh(refresh_jwt: str | None) -> IssuedTokens:
     session = _load_session(claims)
     # A user disabled since the session began gets no new session JWT, whichever instance disabled them.
     if is_disabled(session.user):
-        raise MagicLinkError("user_disabled")
+        raise MagicLinkError(ErrorKey.USER_DISABLED)
     presented = claims.get("jti")
     if presented == session.current_jti:
         now = timezone.now()
@@ -181,16 +181,16 @@ def refresh(refresh_jwt: str | None) -> IssuedTokens:
                 # Another request rotated this very token between our read and our update: a reuse like any
                 # other once the grace is over, so the family goes, as it would had we read a moment later.
                 _revoke_for_reuse(session)
-            raise MagicLinkError("session_revoked")
+            raise MagicLinkError(ErrorKey.SESSION_REVOKED)
     elif not _within_grace(session, claims):
         _revoke_for_reuse(session)
     if not session.is_active:
-        raise MagicLinkError("session_revoked")
+        raise MagicLinkError(ErrorKey.SESSION_REVOKED)
     signals.session_refreshed.send(sender=RefreshSession, session=session, user=session.user)
     return issue_tokens(session, session.user)
 
 
-def revoke(session: RefreshSession, *, reason: str) -> None:
+def revoke(session: RefreshSession, *, reason: RevokeReason) -> None:
     RefreshSession.objects.filter(pk=session.pk, revoked_at=None).update(
         revoked_at=timezone.now(), revoked_reason=reason
     )
@@ -198,7 +198,7 @@ def revoke(session: RefreshSession, *, reason: str) -> None:
     signals.session_revoked.send(sender=RefreshSession, session=session, user=session.user, reason=reason)
 
 
-def revoke_all(user, *, reason: str, except_session: RefreshSession | None = None) -> int:
+def revoke_all(user, *, reason: RevokeReason, except_session: RefreshSession | None = None) -> int:
     sessions = RefreshSession.objects.filter(user=user, revoked_at=None)
     if except_session is not None:
         sessions = sessions.exclude(pk=except_session.pk)
@@ -210,13 +210,13 @@ def revoke_all(user, *, reason: str, except_session: RefreshSession | None = Non
 
 def log_out(session: RefreshSession, *, request=None) -> None:
     """The user ends this session (the API's logout, the sign-out page): revoked, and ``logged_out`` sent."""
-    revoke(session, reason="logout")
+    revoke(session, reason=RevokeReason.LOGOUT)
     signals.logged_out.send(sender=RefreshSession, session=session, user=session.user, request=request)
 
 
 def log_out_all(session: RefreshSession, *, request=None) -> int:
     """The user ends every session of theirs, this one included; ``logged_out_all`` sent with the count."""
-    count = revoke_all(session.user, reason="logout_all")
+    count = revoke_all(session.user, reason=RevokeReason.LOGOUT_ALL)
     signals.logged_out_all.send(sender=RefreshSession, user=session.user, session=session, count=count,
                                 request=request)
     return count

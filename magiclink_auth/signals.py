@@ -6,6 +6,10 @@ records each of them as an ``AuditEvent`` (setting ``AUDIT_LOG``).
 
 from django.dispatch import Signal
 
+from .models import AuditEvent
+
+Event = AuditEvent.Event
+
 __all__ = [
     "link_requested",
     "link_sent",
@@ -59,21 +63,21 @@ email_changed = Signal()
 # user, old (str), new (str), request (or None)
 phone_changed = Signal()
 
-# Signal -> event name, as stored in AuditEvent.event.
+# Signal -> the event it is recorded as (AuditEvent.event).
 ALL_SIGNALS = {
-    link_requested: "link_requested",
-    link_sent: "link_sent",
-    delivery_failed: "delivery_failed",
-    scanner_open_seen: "scanner_open_seen",
-    link_verified: "link_verified",
-    verify_refused: "verify_refused",
-    session_refreshed: "session_refreshed",
-    refresh_reuse_detected: "refresh_reuse_detected",
-    session_revoked: "session_revoked",
-    sessions_revoked_all: "sessions_revoked_all",
-    logged_out: "logout",
-    logged_out_all: "logout_all",
-    email_changed: "email_changed",
-    phone_changed: "phone_changed",
-    accounts_merged: "accounts_merged",
+    link_requested: Event.LINK_REQUESTED,
+    link_sent: Event.LINK_SENT,
+    delivery_failed: Event.DELIVERY_FAILED,
+    scanner_open_seen: Event.SCANNER_OPEN_SEEN,
+    link_verified: Event.LINK_VERIFIED,
+    verify_refused: Event.VERIFY_REFUSED,
+    session_refreshed: Event.SESSION_REFRESHED,
+    refresh_reuse_detected: Event.REFRESH_REUSE_DETECTED,
+    session_revoked: Event.SESSION_REVOKED,
+    sessions_revoked_all: Event.SESSIONS_REVOKED_ALL,
+    logged_out: Event.LOGOUT,
+    logged_out_all: Event.LOGOUT_ALL,
+    email_changed: Event.EMAIL_CHANGED,
+    phone_changed: Event.PHONE_CHANGED,
+    accounts_merged: Event.ACCOUNTS_MERGED,
 }

@@ -39,7 +39,7 @@ except ImportError:  # Django < 6.0
 from . import enchanted, signals
 from .conf import app_settings
 from .delivery import LinkMessage, get_backend
-from .errors import DeliveryCancelled, DeliveryError, Unavailable
+from .errors import DeliveryCancelled, DeliveryError, ErrorKey, Unavailable
 from .identifiers import mask
 from .models import PendingLink
 from .sealing import seal, unseal
@@ -84,7 +84,7 @@ def enqueue_or_refuse(queued_task, *args) -> None:
     try:
         queued_task.enqueue(*args)
     except Exception as exc:
-        raise Unavailable("task_backend_unavailable") from exc
+        raise Unavailable(ErrorKey.TASK_BACKEND_UNAVAILABLE) from exc
 
 
 def _enqueue_or_refuse(link_id: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .adapter import get_adapter
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 from .models import RefreshSession
 from .sessions import IssuedTokens, refresh, session_for
 
@@ -33,7 +33,7 @@ def my_tenants(session: RefreshSession, *, selected_only: bool, ids: list[str] |
     elif ids is not None:
         wanted = ids
     else:
-        raise MagicLinkError("missing_arguments", "Give dct: true or ids")
+        raise MagicLinkError(ErrorKey.MISSING_ARGUMENTS, "Give dct: true or ids")
     return [_tenant_json(tenant_id, tenants[tenant_id]) for tenant_id in dict.fromkeys(wanted)
             if tenant_id in tenants]
 
@@ -43,6 +43,6 @@ def select_tenant(refresh_jwt: str | None, tenant_id: str) -> IssuedTokens:
     every session JWT of this session carries ``dct`` from now on. Only a tenant of the user."""
     session = session_for(refresh_jwt)
     if tenant_id not in _tenants(session.user):
-        raise MagicLinkError("tenant_not_member")
+        raise MagicLinkError(ErrorKey.TENANT_NOT_MEMBER)
     RefreshSession.objects.filter(pk=session.pk).update(claims={**session.claims, SELECTED_CLAIM: tenant_id})
     return refresh(refresh_jwt)

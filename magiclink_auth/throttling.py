@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from . import counters, jwts
 from .conf import app_settings
+from .errors import ErrorKey
 from .network import client_ip
 from .ratelimit import CachedThrottle
 from .tokens import hash_token, link_lifetime
@@ -48,7 +49,7 @@ class StartIPThrottle(CallThrottle):
 class VerifyIPThrottle(StartIPThrottle):
     scope = "verify_ip"
     setting = "VERIFY_RATE_PER_IP"
-    error_key = "verify_rate_limited"
+    error_key = ErrorKey.VERIFY_RATE_LIMITED
 
 
 class VerifyTokenThrottle(CallThrottle):
@@ -60,7 +61,7 @@ class VerifyTokenThrottle(CallThrottle):
     """
 
     scope = "verify_token"
-    error_key = "verify_attempts_exceeded"
+    error_key = ErrorKey.VERIFY_ATTEMPTS_EXCEEDED
 
     def __init__(self, token: str | None = None) -> None:
         super().__init__()
@@ -101,7 +102,7 @@ class SessionThrottle(CallThrottle):
 class RefreshSessionThrottle(SessionThrottle):
     scope = "refresh"
     setting = "REFRESH_RATE_PER_SESSION"
-    error_key = "refresh_rate_limited"
+    error_key = ErrorKey.REFRESH_RATE_LIMITED
 
 
 class UpdateSessionThrottle(SessionThrottle):
@@ -110,7 +111,7 @@ class UpdateSessionThrottle(SessionThrottle):
 
     scope = "update_session"
     setting = "UPDATE_RATE_PER_SESSION"
-    error_key = "update_rate_limited"
+    error_key = ErrorKey.UPDATE_RATE_LIMITED
 
 
 class UpdateIPThrottle(StartIPThrottle):
@@ -119,7 +120,7 @@ class UpdateIPThrottle(StartIPThrottle):
 
     scope = "update_ip"
     setting = "UPDATE_RATE_PER_IP"
-    error_key = "update_ip_rate_limited"
+    error_key = ErrorKey.UPDATE_IP_RATE_LIMITED
 
 
 class ThrottledViewMixin:

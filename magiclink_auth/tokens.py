@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .conf import app_settings
-from .errors import InvalidLink
+from .errors import ErrorKey, InvalidLink
 from .models import LinkLock, PendingLink
 
 __all__ = ["hash_token", "lock", "new_token", "create_link", "find_link", "consume", "link_lifetime"]
@@ -81,17 +81,15 @@ def create_link(*, token: str | None = None, **fields) -> tuple[PendingLink, str
     return link, token
 
 
-def _refuse(link: PendingLink | None, reason: str, key: str) -> InvalidLink:
+def _refuse(link: PendingLink | None, reason: str, key: ErrorKey) -> InvalidLink:
     logger.debug("Link refused (%s): link #%s", reason, getattr(link, "pk", None))
-    error = InvalidLink(key)
-    error.link = link  # for the verify_refused signal: which link (user, address) was refused
-    return error
+    return InvalidLink(key, link=link)
 
 
 def find_link(token: str) -> PendingLink:
     """The link a token belongs to, if it may still be used. Raises ``InvalidLink`` with the reason."""
     if not isinstance(token, str) or not token or len(token) > 128:
-        raise _refuse(None, "malformed token", "link_invalid")
+        raise _refuse(None, "malformed token", ErrorKey.LINK_INVALID)
     # The user, profile and browser login (or their absence) come in the same query: verify needs them all
     # (bench/verify_scaling.py).
     # get(), not first(): the hash is unique, and first() would order by pk over every joined column.
@@ -100,13 +98,13 @@ def find_link(token: str) -> PendingLink:
             token_hash=hash_token(token)
         )
     except PendingLink.DoesNotExist:
-        raise _refuse(None, "unknown token", "link_invalid") from None
+        raise _refuse(None, "unknown token", ErrorKey.LINK_INVALID) from None
     if link.consumed_at is not None:
-        raise _refuse(link, "already used", "link_used")
+        raise _refuse(link, "already used", ErrorKey.LINK_USED)
     if link.voided_at is not None:
-        raise _refuse(link, "superseded", "link_superseded")
+        raise _refuse(link, "superseded", ErrorKey.LINK_SUPERSEDED)
     if link.expires_at <= timezone.now():
-        raise _refuse(link, "expired", "link_expired")
+        raise _refuse(link, "expired", ErrorKey.LINK_EXPIRED)
     return link
 
 
@@ -117,5 +115,5 @@ def consume(link: PendingLink) -> None:
         Q(pk=link.pk, consumed_at=None, voided_at=None, expires_at__gt=now)
     ).update(consumed_at=now)
     if not won:
-        raise _refuse(link, "lost the race to another verify", "link_used")
+        raise _refuse(link, "lost the race to another verify", ErrorKey.LINK_USED)
     link.consumed_at = now

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
 
 from .adapter import get_adapter
-from .errors import MagicLinkError
+from .errors import ErrorKey, MagicLinkError
 from .identifiers import EMAIL
 from .models import LoginId, Profile
 
@@ -66,7 +66,7 @@ def _refuse_overlong(profile: Profile) -> None:
     gets an error, not a database failure, when it is verified."""
     for field in (*PROFILE_FIELDS.values(), "email", "phone"):
         if len(getattr(profile, field) or "") > Profile._meta.get_field(field).max_length:
-            raise MagicLinkError("invalid_arguments", f"The user's {field} is too long")
+            raise MagicLinkError(ErrorKey.INVALID_ARGUMENTS, f"The user's {field} is too long")
 
 
 def get_profile(user) -> Profile:
@@ -118,7 +118,7 @@ def mark_login_id_verified(user, value: str, *, method: str = "", create: bool =
             with transaction.atomic():
                 LoginId.objects.create(user=user, method=method, value=value, verified=True)
         except IntegrityError:
-            raise MagicLinkError("link_stale") from None
+            raise MagicLinkError(ErrorKey.LINK_STALE) from None
         rows.append((value, True))
     user._magiclink_login_ids = [row_value for row_value, _ in rows]
 

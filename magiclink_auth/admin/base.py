@@ -15,8 +15,9 @@ from django.utils.translation import ngettext
 
 from ..errors import MagicLinkError
 from ..identifiers import normalize
+from ..models import Method, RevokeReason
 
-ADMIN_REASON = "admin"
+ADMIN_REASON = RevokeReason.ADMIN
 
 
 
@@ -37,7 +38,7 @@ def address_candidates(term: str) -> set[str]:
     """The stored (normalised) forms a typed address may have: as an email, as a phone, case-folded."""
     term = term.strip()
     candidates = {term, term.casefold()}
-    for method in ("email", "sms"):
+    for method in Method:
         try:
             candidates.add(normalize(method, term))
         except MagicLinkError:

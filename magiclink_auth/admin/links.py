@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import flows
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..identifiers import mask
 from ..models import PendingLink
 from .base import ReadOnlyAdmin, address_candidates, send_links
@@ -134,4 +134,4 @@ def _resend(link: PendingLink, meta: flows.RequestMeta):
         )
     if link.purpose == PendingLink.Purpose.SIGN_IN:
         return flows.sign_in(link.method, link.login_id, uri=link.redirect_uri, options=options, meta=meta)
-    raise MagicLinkError("link_wrong_purpose", "Only sign-up and sign-in links can be sent again")
+    raise MagicLinkError(ErrorKey.LINK_WRONG_PURPOSE, "Only sign-up and sign-in links can be sent again")

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .. import sessions
-from ..models import RefreshSession
+from ..models import RefreshSession, RevokeReason
 from .base import ADMIN_REASON, ReadOnlyAdmin, UserIdFilter
 
 
@@ -39,10 +39,8 @@ class RevokedReasonFilter(admin.SimpleListFilter):
 
     title = _("revoked because")
     parameter_name = "revoked_reason"
-    REASONS = ("logout", "logout_all", "reuse", "admin", "revoke_other_sessions", "merged")
-
     def lookups(self, request, model_admin):
-        return [(reason, reason.replace("_", " ")) for reason in self.REASONS]
+        return RevokeReason.choices
 
     def queryset(self, request, queryset):
         return queryset.filter(revoked_reason=self.value()) if self.value() else queryset

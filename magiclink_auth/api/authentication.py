@@ -13,7 +13,7 @@ from rest_framework.authentication import BaseAuthentication, CSRFCheck, get_aut
 from .. import jwts
 from ..backends import MagicLinkBackend
 from ..cookies import cookie_names
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 
 __all__ = ["MagicLinkAuthentication"]
 
@@ -65,7 +65,7 @@ class MagicLinkAuthentication(BaseAuthentication):
         check = CSRFCheck(lambda req: None)
         check.process_request(request)
         if check.process_view(request, None, (), {}):
-            raise exceptions.PermissionDenied(MagicLinkError("csrf_failed").as_json())
+            raise exceptions.PermissionDenied(MagicLinkError(ErrorKey.CSRF_FAILED).as_json())
 
     def authenticate_header(self, request) -> str:
         return f'Bearer realm="{self.www_authenticate_realm}"'

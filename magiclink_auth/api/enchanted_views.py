@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import enchanted, flows
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from .account_views import UpdateEmailView, UpdatePhoneView
 from .pending import PendingSessionView
 from .schema import SCHEMAS
@@ -66,6 +66,6 @@ class EnchantedPendingSessionView(PendingSessionView):
             return super().post(request)
         except MagicLinkError as exc:
             ref = (request.data or {}).get("pendingRef") if isinstance(request.data, dict) else None
-            if exc.key == "pending_ref_invalid" and isinstance(ref, str) and enchanted.killed_ref(ref):
-                raise MagicLinkError("enchanted_set_void") from None
+            if exc.key == ErrorKey.PENDING_REF_INVALID and isinstance(ref, str) and enchanted.killed_ref(ref):
+                raise MagicLinkError(ErrorKey.ENCHANTED_SET_VOID) from None
             raise

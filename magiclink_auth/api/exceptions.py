@@ -8,18 +8,18 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..outages import log_failure, outage
 
 __all__ = ["exception_handler", "error_response", "failure_response", "retry_headers"]
 
 _DRF_ERRORS = [
-    (exceptions.ParseError, "bad_request"),
-    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
-    (exceptions.MethodNotAllowed, "method_not_allowed"),
-    (exceptions.NotAcceptable, "invalid_request"),
-    (exceptions.NotFound, "not_found"),
-    (exceptions.ValidationError, "invalid_arguments"),
+    (exceptions.ParseError, ErrorKey.BAD_REQUEST),
+    (exceptions.UnsupportedMediaType, ErrorKey.UNSUPPORTED_MEDIA_TYPE),
+    (exceptions.MethodNotAllowed, ErrorKey.METHOD_NOT_ALLOWED),
+    (exceptions.NotAcceptable, ErrorKey.INVALID_REQUEST),
+    (exceptions.NotFound, ErrorKey.NOT_FOUND),
+    (exceptions.ValidationError, ErrorKey.INVALID_ARGUMENTS),
 ]
 
 
@@ -28,14 +28,14 @@ def error_response(error: MagicLinkError, headers: dict[str, str] | None = None)
 
 
 def retry_headers(error: MagicLinkError) -> dict[str, str] | None:
-    retry_after = getattr(error, "retry_after", None)
+    retry_after = error.retry_after
     return {"Retry-After": str(retry_after)} if retry_after else None
 
 
 def failure_response(exc: BaseException, where: str, request=None) -> Response:
     """A fault that is not the caller's: 503 with Retry-After for an outage, else 500; logged once here,
     with the request, so a report made from the log line (AdminEmailHandler) filters it (reporting.py)."""
-    error = outage(exc) or MagicLinkError("internal_error")
+    error = outage(exc) or MagicLinkError(ErrorKey.INTERNAL_ERROR)
     log_failure(error, exc, where, request=getattr(request, "_request", request))
     response = error_response(error, retry_headers(error))
     response._has_been_logged = True  # Django's request logger would log the 5xx a second time
@@ -47,13 +47,13 @@ def exception_handler(exc: Exception, context) -> Response:
         return error_response(exc, retry_headers(exc))
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
-        return error_response(MagicLinkError("rate_limited"), {"Retry-After": str(max(wait, 1))})
+        return error_response(MagicLinkError(ErrorKey.RATE_LIMITED), {"Retry-After": str(max(wait, 1))})
     if isinstance(exc, RequestDataTooBig):
-        return error_response(MagicLinkError("body_too_large"))
+        return error_response(MagicLinkError(ErrorKey.BODY_TOO_LARGE))
     if isinstance(exc, SuspiciousOperation):
-        return error_response(MagicLinkError("bad_request"))
+        return error_response(MagicLinkError(ErrorKey.BAD_REQUEST))
     if isinstance(exc, Http404):
-        return error_response(MagicLinkError("not_found"))
+        return error_response(MagicLinkError(ErrorKey.NOT_FOUND))
     for drf_class, key in _DRF_ERRORS:
         if isinstance(exc, drf_class):
             return error_response(MagicLinkError(key))

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views import defaults
 
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 
 __all__ = ["bad_request"]
 
@@ -31,7 +31,8 @@ def _is_api_path(path: str) -> bool:
 def bad_request(request: HttpRequest, exception: Exception, template_name: str = "400.html") -> HttpResponse:
     if not _is_api_path(request.path_info):
         return defaults.bad_request(request, exception, template_name)
-    error = MagicLinkError("host_not_allowed" if isinstance(exception, DisallowedHost) else "bad_request")
+    key = ErrorKey.HOST_NOT_ALLOWED if isinstance(exception, DisallowedHost) else ErrorKey.BAD_REQUEST
+    error = MagicLinkError(key)
     response = JsonResponse(error.as_json(), status=error.status)
     response["Cache-Control"] = "no-store"
     return response

@@ -10,8 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import managed_users, management_keys
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..issuance import LoginOptions
+from ..models import Method
 from .schema import SCHEMAS
 from .serializers import LoginOptionsSerializer, parse
 from .views import MagicLinkAPIView, NotFoundView
@@ -24,7 +25,7 @@ __all__ = [
 
 # The delivery methods a generated test link may name; the SDKs' others (voice, whatsapp, Embedded)
 # are refused with the one code every path uses for them.
-METHODS = {"email", "sms"}
+METHODS = set(Method)
 
 
 def _text(max_length: int = 254) -> serializers.CharField:
@@ -134,7 +135,7 @@ class DeleteAllTestUsersView(ManagementAPIView):
 
 def delivery_method(name: str | None) -> str:
     if (name or "email") not in METHODS:
-        raise MagicLinkError("channel_not_supported")
+        raise MagicLinkError(ErrorKey.CHANNEL_NOT_SUPPORTED)
     return name or "email"
 
 
@@ -144,7 +145,7 @@ class GenerateMagicLinkView(ManagementAPIView):
         data = parse(GenerateLinkSerializer, self.body(request)).validated_data
         method = delivery_method(data.get("deliveryMethod"))
         if managed_users.method_of(data["loginId"]) != method:
-            raise MagicLinkError("login_id_mismatch")
+            raise MagicLinkError(ErrorKey.LOGIN_ID_MISMATCH)
         login_id, url, _ = managed_users.test_link(
             data["loginId"], uri=data.get("URI"), options=_stored_options(data)
         )

@@ -17,7 +17,7 @@ from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..outages import outage
 from .exceptions import retry_headers
 from .views import MagicLinkAPIView
@@ -57,7 +57,7 @@ def is_api_request(request: HttpRequest) -> bool:
 def _error_for(request: HttpRequest, status: int) -> MagicLinkError:
     exc = getattr(request, EXCEPTION_ATTRIBUTE, None)
     if exc is not None or status >= 500:
-        return (outage(exc) if exc is not None else None) or MagicLinkError("internal_error")
+        return (outage(exc) if exc is not None else None) or MagicLinkError(ErrorKey.INTERNAL_ERROR)
     return MagicLinkError(STATUS_ERRORS.get(status, "invalid_request"))
 
 

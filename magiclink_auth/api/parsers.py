@@ -13,7 +13,7 @@ import re
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 
 __all__ = ["StrictJSONParser", "MAX_DEPTH"]
 
@@ -36,7 +36,7 @@ def check_value(data) -> None:
             raise ParseError("JSON nested too deeply")
         if isinstance(value, str):
             if _is_unsafe(value):
-                raise MagicLinkError("invalid_arguments", "A string holds a NUL or a lone surrogate")
+                raise MagicLinkError(ErrorKey.INVALID_ARGUMENTS, "A string holds a NUL or a lone surrogate")
         elif isinstance(value, dict):
             stack.extend((key, depth + 1) for key in value)
             stack.extend((item, depth + 1) for item in value.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 
 __all__ = ["IsStepUpSession"]
 
@@ -12,7 +12,7 @@ __all__ = ["IsStepUpSession"]
 class IsStepUpSession(BasePermission):
     """Only a step-up session (``su: true``, from a sign-in with ``loginOptions.stepup``) may pass."""
 
-    message = MagicLinkError("step_up_required").as_json()
+    message = MagicLinkError(ErrorKey.STEP_UP_REQUIRED).as_json()
 
     def has_permission(self, request, view) -> bool:
         claims = request.auth if isinstance(request.auth, dict) else {}

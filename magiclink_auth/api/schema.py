@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..errors import ERRORS
+from ..models import Method
 from .serializers import (
     MyTenantsSerializer,
     PendingSessionSerializer,
@@ -161,7 +162,7 @@ def error_responses(*keys: str) -> dict[int, OpenApiResponse]:
 
 
 METHOD = OpenApiParameter(
-    "method", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["email", "sms"], description="Delivery method."
+    "method", OpenApiTypes.STR, OpenApiParameter.PATH, enum=Method.values, description="Delivery method."
 )
 AUTH = [{SECURITY_SCHEME: []}]
 

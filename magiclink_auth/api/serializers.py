@@ -12,7 +12,7 @@ import re
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..jwts import RESERVED_CLAIMS
 from ..models import Profile
 from ..text import clean
@@ -70,9 +70,9 @@ class LoginOptionsSerializer(serializers.Serializer):
             return {}
         if RESERVED_CLAIMS & set(value):
             reserved = ", ".join(sorted(RESERVED_CLAIMS & set(value)))
-            raise MagicLinkError("custom_claims_reserved", f"Reserved: {reserved}")
+            raise MagicLinkError(ErrorKey.CUSTOM_CLAIMS_RESERVED, f"Reserved: {reserved}")
         if len(json.dumps(value).encode()) > MAX_CUSTOM_CLAIMS_BYTES:
-            raise MagicLinkError("custom_claims_too_large")
+            raise MagicLinkError(ErrorKey.CUSTOM_CLAIMS_TOO_LARGE)
         return value
 
     def validate_templateOptions(self, value):
@@ -80,7 +80,7 @@ class LoginOptionsSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"At most {MAX_TEMPLATE_OPTIONS} template options.")
         bad = sorted(name for name in value or {} if not TEMPLATE_OPTION_NAME.match(name))
         if bad:
-            raise MagicLinkError("template_options_invalid", f"Invalid option names: {len(bad)}")
+            raise MagicLinkError(ErrorKey.TEMPLATE_OPTIONS_INVALID, f"Invalid option names: {len(bad)}")
         return value or {}
 
 
@@ -152,14 +152,14 @@ class SelectTenantSerializer(serializers.Serializer):
 def parse(serializer_class, data):
     """Validate ``data`` or raise the protocol error: E011002 when a required field is missing, else E011004."""
     if not isinstance(data, dict):
-        raise MagicLinkError("bad_request")
+        raise MagicLinkError(ErrorKey.BAD_REQUEST)
     serializer = serializer_class(data=data)
     if serializer.is_valid():
         return serializer
     missing = sorted(name for name, errors in serializer.errors.items() if _is_required(errors))
     if missing:
-        raise MagicLinkError("missing_arguments", f"Missing: {', '.join(missing)}")
-    raise MagicLinkError("invalid_arguments", f"Invalid: {', '.join(sorted(serializer.errors))}")
+        raise MagicLinkError(ErrorKey.MISSING_ARGUMENTS, f"Missing: {', '.join(missing)}")
+    raise MagicLinkError(ErrorKey.INVALID_ARGUMENTS, f"Invalid: {', '.join(sorted(serializer.errors))}")
 
 
 def _is_required(errors) -> bool:

@@ -14,9 +14,10 @@ from rest_framework.views import APIView
 from .. import crossdevice, flows, sessions
 from ..conf import app_settings
 from ..cookies import clear_session_cookies, set_session_cookies
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..identifiers import EMAIL
 from ..keys import jwks
+from ..models import Method
 from ..reporting import protect
 from ..throttling import (
     RefreshSessionThrottle,
@@ -37,7 +38,7 @@ __all__ = [
     "LogoutAllView", "MeView", "KeysView", "not_found",
 ]
 
-METHODS = {"email", "sms"}
+METHODS = set(Method)
 # Body fields that are secrets: kept out of error reports (reporting.py).
 SECRET_FIELDS = ("token", "pendingRef")
 
@@ -64,9 +65,9 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            raise MagicLinkError("bad_request") from None
+            raise MagicLinkError(ErrorKey.BAD_REQUEST) from None
         if length > app_settings.MAX_BODY_BYTES:
-            raise MagicLinkError("body_too_large")
+            raise MagicLinkError(ErrorKey.BODY_TOO_LARGE)
         protect(request, *request.COOKIES.values())
         # Before the throttles, which may key on the refresh JWT.
         self.refresh_jwt = self._check_authorization(request)
@@ -77,9 +78,9 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
         scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         project_id, _, rest = credentials.strip().partition(":")
         if scheme.lower() != "bearer" or not project_id:
-            raise MagicLinkError("project_id_missing")
+            raise MagicLinkError(ErrorKey.PROJECT_ID_MISSING)
         if project_id != app_settings.PROJECT_ID:
-            raise MagicLinkError("project_id_mismatch")
+            raise MagicLinkError(ErrorKey.PROJECT_ID_MISMATCH)
         # A third segment may carry an auth management key, which this server does not use.
         return rest.partition(":")[0] or None
 
@@ -106,7 +107,7 @@ class MagicLinkAPIView(ThrottledViewMixin, APIView):
     def body(self, request: Request) -> dict:
         data = request.data
         if not isinstance(data, dict):
-            raise MagicLinkError("bad_request")
+            raise MagicLinkError(ErrorKey.BAD_REQUEST)
         protect(request, *(data.get(name) for name in SECRET_FIELDS))
         return data
 
@@ -115,7 +116,8 @@ def _method(method: str, allowed: set[str] = METHODS) -> str:
     """The delivery method of the path. The SDKs' others (whatsapp, voice, im, Embedded) get one code on
     every path, E011301, so a caller can tell "not supported here" from a malformed request."""
     if method not in allowed:
-        raise MagicLinkError("channel_not_supported", f"Use {' or '.join(sorted(allowed))}, not {method[:20]!r}")
+        raise MagicLinkError(ErrorKey.CHANNEL_NOT_SUPPORTED,
+                             f"Use {' or '.join(sorted(allowed))}, not {method[:20]!r}")
     return method
 
 
@@ -244,7 +246,7 @@ class MeView(MagicLinkAPIView):
 class KeysView(MagicLinkAPIView):
     def get(self, request: Request, project_id: str) -> Response:
         if project_id != app_settings.PROJECT_ID:
-            raise MagicLinkError("project_id_mismatch")
+            raise MagicLinkError(ErrorKey.PROJECT_ID_MISMATCH)
         return Response(jwks())
 
 
@@ -252,7 +254,7 @@ class NotFoundView(MagicLinkAPIView):
     """Unknown paths under the API answer the error JSON too: the Node SDK parses every body as JSON."""
 
     schema = None  # not an endpoint: left out of the OpenAPI schema
-    error_key = "not_found"
+    error_key = ErrorKey.NOT_FOUND
 
     def _not_found(self, request: Request, *args, **kwargs) -> Response:
         raise MagicLinkError(self.error_key)

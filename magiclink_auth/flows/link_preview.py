@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import account_changes, agents, crossdevice
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..identifiers import mask
 from ..issuance import UPDATE_PURPOSES, format_utc
 from ..models import PendingLink
@@ -64,5 +64,5 @@ def confirm_opener(link: PendingLink, opener: crossdevice.Opener) -> None:
     requester's screen shows it); any other link that acts for someone else needs the requester or the number."""
     owner = account_changes.merge_owner(link)
     if owner is not None and (opener.user_id is None or str(opener.user_id) != str(owner.pk)):
-        raise MagicLinkError("merge_needs_owner")
+        raise MagicLinkError(ErrorKey.MERGE_NEEDS_OWNER)
     crossdevice.confirm(link, opener, always=owner is not None)

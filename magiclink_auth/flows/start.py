@@ -10,7 +10,7 @@ from typing import Any
 from .. import elevation
 from ..adapter import get_adapter
 from ..conf import app_settings
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..existing_users import SharedAddress, find_owner
 from ..identifiers import EMAIL, mask, normalize
 from ..issuance import LoginOptions, RequestMeta, StartResult, answer_without_link, issue_link
@@ -67,12 +67,12 @@ def sign_up(method: str, login_id: str, *, uri: str | None, user_data: dict[str,
 def _sign_up(method: str, login_id: str, user, caller, *, uri, user_data, options, meta) -> StartResult:
     if user is not None:
         if not app_settings.ENUMERATION_SAFE:
-            raise MagicLinkError("user_already_exists")
+            raise MagicLinkError(ErrorKey.USER_ALREADY_EXISTS)
         # Answer as a sign-up does; the owner gets a sign-in link saying they have an account.
         return _sign_in_existing(method, login_id, user, caller, uri=uri, options=options, meta=meta,
                                  notice=ACCOUNT_EXISTS)
     if not get_adapter().is_open_for_signup(meta.request):
-        raise MagicLinkError("invalid_request", "Sign-up is closed")
+        raise MagicLinkError(ErrorKey.INVALID_REQUEST, "Sign-up is closed")
     return issue_link(purpose=PendingLink.Purpose.SIGN_UP, method=method, login_id=login_id, target=login_id,
                  user=None, uri=uri, options=options, meta=meta, user_data=user_data)
 
@@ -81,7 +81,7 @@ def _sign_in_existing(method: str, login_id: str, user, caller, *, uri, options,
                       notice: str = "") -> StartResult:
     disabled = is_disabled(user)
     if disabled and not app_settings.ENUMERATION_SAFE:
-        raise MagicLinkError("user_disabled")
+        raise MagicLinkError(ErrorKey.USER_DISABLED)
     raised = elevation.elevation_for(caller, user, method, stepup=options.stepup, mfa=options.mfa)
     # The address stored for the login ID, never the one typed: see identifiers.py.
     target = stored_login_id(user, login_id)
@@ -100,7 +100,7 @@ def sign_in(method: str, login_id: str, *, uri: str | None, options: LoginOption
         return answered
     if user is None:
         if not app_settings.ENUMERATION_SAFE:
-            raise MagicLinkError("user_not_found")
+            raise MagicLinkError(ErrorKey.USER_NOT_FOUND)
         return _sign_in_unknown(method, login_id, uri=uri, options=options, meta=meta)
     return _sign_in_existing(method, login_id, user, caller, uri=uri, options=options, meta=meta)
 

@@ -16,10 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import account_changes, crossdevice, elevation, enchanted, limits, signals
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..existing_users import find_owner
+from ..identifiers import EMAIL
 from ..issuance import UPDATE_PURPOSES, RequestMeta
-from ..models import PendingLink, Profile
+from ..models import PendingLink, Profile, RevokeReason
 from ..sessions import IssuedTokens, issue_tokens, open_session, revoke_all
 from ..tokens import consume, find_link, lock
 from ..users import create_user, get_profile, is_disabled, mark_login_id_verified
@@ -45,13 +46,13 @@ def _lock_login_id(link: PendingLink) -> None:
 
 def _refuse_unusable(user, link: PendingLink) -> None:
     if is_disabled(user):
-        raise MagicLinkError("user_disabled")
+        raise MagicLinkError(ErrorKey.USER_DISABLED)
     account_changes.refuse_stale_link(user, link)
 
 
 def _linked_user(link: PendingLink):
     if link.user is None:
-        raise MagicLinkError("link_wrong_purpose")
+        raise MagicLinkError(ErrorKey.LINK_WRONG_PURPOSE)
     return link.user
 
 
@@ -99,7 +100,7 @@ def verify(token: str, meta: RequestMeta, *, enchanted_link: bool = False) -> Ve
     try:
         link = find_link(token)
         if (enchanted.OPTION in link.login_options) != enchanted_link:
-            raise MagicLinkError("link_wrong_purpose")
+            raise MagicLinkError(ErrorKey.LINK_WRONG_PURPOSE)
         if enchanted_link:
             # Opening the link with the right label is giving the number (crossdevice.confirm).
             meta = replace(meta, opener=replace(meta.opener, number=enchanted.link_number(link)))
@@ -107,7 +108,7 @@ def verify(token: str, meta: RequestMeta, *, enchanted_link: bool = False) -> Ve
         confirm_opener(link, meta.opener)
         handler = VERIFY_BY_PURPOSE.get(link.purpose)
         if handler is None:
-            raise MagicLinkError("link_wrong_purpose")
+            raise MagicLinkError(ErrorKey.LINK_WRONG_PURPOSE)
         with transaction.atomic():
             user, created = handler(link)
             first_seen = _record_verification(user, link, created)
@@ -120,7 +121,7 @@ def verify(token: str, meta: RequestMeta, *, enchanted_link: bool = False) -> Ve
                 user_agent=meta.user_agent,
             )
             if options.get("revokeOtherSessions"):
-                revoke_all(user, reason="revoke_other_sessions", except_session=session)
+                revoke_all(user, reason=RevokeReason.REVOKE_OTHER_SESSIONS, except_session=session)
             crossdevice.settle(link, session, first_seen)
             # Inside the transaction: the cross-device hand-over and the audit event commit with the session,
             # or the whole verify rolls back and the link stays usable (a cache that fails here too).
@@ -131,7 +132,7 @@ def verify(token: str, meta: RequestMeta, *, enchanted_link: bool = False) -> Ve
         # (SQLite's write lock) need not wait on the claims and the signatures.
         tokens = issue_tokens(session, user)
     except MagicLinkError as exc:
-        signals.verify_refused.send(sender=PendingLink, reason=exc.key, link=link or getattr(exc, "link", None),
+        signals.verify_refused.send(sender=PendingLink, reason=exc.key, link=link or exc.link,
                                     request=meta.request)
         raise
     return VerifyResult(user=user, tokens=tokens, first_seen=first_seen, link=link)
@@ -161,13 +162,13 @@ def verify_enchanted(token: str, meta: RequestMeta) -> VerifyResult:
     try:
         return verify(token, meta, enchanted_link=True)
     except MagicLinkError as exc:
-        if exc.key == "link_superseded" and enchanted.is_killed(getattr(exc, "link", None)):
-            raise MagicLinkError("enchanted_set_void") from None
+        if exc.key == ErrorKey.LINK_SUPERSEDED and enchanted.is_killed(exc.link):
+            raise MagicLinkError(ErrorKey.ENCHANTED_SET_VOID) from None
         raise
 
 
 def _mark_contact_verified(profile: Profile, link: PendingLink) -> None:
-    field = "email" if link.method == "email" else "phone"
+    field = "email" if link.method == EMAIL else "phone"
     current = getattr(profile, field)
     if current == "" or (current == link.login_id and not getattr(profile, f"verified_{field}")):
         setattr(profile, field, link.login_id)

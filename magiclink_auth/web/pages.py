@@ -22,7 +22,7 @@ from .. import crossdevice, flows, sessions
 from ..conf import app_settings
 from ..cookies import clear_session_cookies, cookie_names
 from ..delivery import dev
-from ..errors import MagicLinkError
+from ..errors import ErrorKey, MagicLinkError
 from ..identifiers import EMAIL, SMS
 from ..models import LoginId
 from ..redirects import landing_url
@@ -54,7 +54,7 @@ def _send(request: HttpRequest, login_id: str) -> None:
         raise per_ip.refuse()
     method = _method_of(login_id)
     if method is None:
-        raise MagicLinkError("invalid_arguments", WHAT_TO_TYPE["neither"])
+        raise MagicLinkError(ErrorKey.INVALID_ARGUMENTS, WHAT_TO_TYPE["neither"])
     # Cross-device: the link may be opened on another device, which then signs this browser in once the
     # person types the number this browser shows (crossdevice.py).
     # With PAGES_ENCHANTED_LINK the message carries numbered links instead, and picking the one with the
@@ -73,8 +73,8 @@ def _send(request: HttpRequest, login_id: str) -> None:
 # What to type, for a person whose input was not an address: the API's "invalid phone" would puzzle
 # someone who typed a name or a half-finished email.
 WHAT_TO_TYPE = {
-    "invalid_email": "That email address is not valid: type it as name@example.com.",
-    "invalid_phone": "That phone number is not valid: type it with its country code, such as +1 415 555 2671.",
+    ErrorKey.INVALID_EMAIL: "That email address is not valid: type it as name@example.com.",
+    ErrorKey.INVALID_PHONE: "That phone number is not valid: type it with its country code, such as +1 415 555 2671.",
     "neither": "Type an email address (name@example.com) or a phone number with its country code "
                "(+1 415 555 2671).",
 }
@@ -92,12 +92,12 @@ def _method_of(login_id: str) -> str | None:
 
 def _refused(request: HttpRequest, template: str, context: dict, exc: MagicLinkError) -> HttpResponse:
     message = WHAT_TO_TYPE.get(exc.key, exc.message)  # invalid_arguments carries its own
-    if exc.key == "resend_cooldown":
+    if exc.key == ErrorKey.RESEND_COOLDOWN:
         # The flows hold a resend back only while the last link is unused (limits.py); say it for a person.
         message = f"A link was just sent. You can ask for another in {exc.retry_after} seconds."
     response = _site_page(request, template, {**context, "error": message}, exc.status)
     if exc.status == 429:
-        response["Retry-After"] = str(getattr(exc, "retry_after", 60))
+        response["Retry-After"] = str(exc.retry_after or 60)
     return response
 
 
@@ -194,7 +194,7 @@ class CheckStatusView(View):
         try:
             return _collect(request, pending, JsonResponse({"next": _url("account")}))
         except MagicLinkError as exc:
-            if exc.key == "pending":
+            if exc.key == ErrorKey.PENDING:
                 return private(JsonResponse({"pending": True}))
             return private(JsonResponse({"error": exc.message}, status=410))
 

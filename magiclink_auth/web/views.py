@@ -28,7 +28,7 @@ from .. import flows, signals
 from ..backends import BACKEND
 from ..conf import app_settings
 from ..cookies import set_session_cookies
-from ..errors import InvalidLink, MagicLinkError
+from ..errors import ErrorKey, InvalidLink, MagicLinkError
 from ..existing_users import SharedAddress, find_owner
 from ..models import BrowserLogin, PendingLink
 from ..ratelimit import RateLimited
@@ -43,15 +43,15 @@ __all__ = ["LandingView", "BACKEND", "private", "start_url", "complete_login"]
 TEMPLATES = "magiclink_auth/web/"
 # Link problems -> (template, HTTP status). Each page offers a way to ask for a new link.
 PROBLEMS = {
-    "link_expired": ("link_expired.html", 410),
-    "link_used": ("link_used.html", 410),
-    "link_superseded": ("link_invalid.html", 410),
-    "number_attempts_exceeded": ("number_failed.html", 410),
-    "verify_rate_limited": ("link_limited.html", 429),
-    "verify_attempts_exceeded": ("link_limited.html", 429),
+    ErrorKey.LINK_EXPIRED: ("link_expired.html", 410),
+    ErrorKey.LINK_USED: ("link_used.html", 410),
+    ErrorKey.LINK_SUPERSEDED: ("link_invalid.html", 410),
+    ErrorKey.NUMBER_ATTEMPTS_EXCEEDED: ("number_failed.html", 410),
+    ErrorKey.VERIFY_RATE_LIMITED: ("link_limited.html", 429),
+    ErrorKey.VERIFY_ATTEMPTS_EXCEEDED: ("link_limited.html", 429),
 }
 # Refusals that leave the link usable: the confirm page again, with the reason.
-RETRY_WITH_NUMBER = {"number_required", "number_wrong", "merge_needs_owner"}
+RETRY_WITH_NUMBER = {ErrorKey.NUMBER_REQUIRED, ErrorKey.NUMBER_WRONG, ErrorKey.MERGE_NEEDS_OWNER}
 
 
 def private(response: HttpResponse) -> HttpResponse:
@@ -114,7 +114,7 @@ def _problem(request: HttpRequest, exc: MagicLinkError) -> HttpResponse:
         return signed_in
     name, status = PROBLEMS.get(exc.key, ("link_invalid.html", 400))
     response = _page(request, name, status=status)
-    retry_after = getattr(exc, "retry_after", None)
+    retry_after = exc.retry_after
     if retry_after:
         response["Retry-After"] = str(retry_after)
     return response
@@ -134,8 +134,8 @@ def _within_limits(request: HttpRequest, token: str, *, confirming: bool) -> Non
 def _already_signed_in(request: HttpRequest, exc: MagicLinkError) -> HttpResponse | None:
     """A used link opened in a browser already signed in as its owner (the other device completed the
     sign-in, or a late second click) is no alarm: the person is where the link would take them."""
-    link = getattr(exc, "link", None)
-    if exc.key != "link_used" or link is None or not request.user.is_authenticated:
+    link = exc.link
+    if exc.key != ErrorKey.LINK_USED or link is None or not request.user.is_authenticated:
         return None
     owner = link.user or _owner_of(link)
     if owner is None or owner.pk != request.user.pk:
@@ -202,7 +202,7 @@ class LandingView(View):
         try:
             link = find_link(token)
         except InvalidLink as exc:
-            replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
+            replay = browsers.replay_session(token, request) if exc.key == ErrorKey.LINK_USED else None
             if replay is None:
                 return _problem(request, exc)
             context = {"token": token, "auto_submit": True, "ticket": _ticket(request)}
@@ -242,7 +242,7 @@ class LandingView(View):
         try:
             result = flows.verify(token, flows.RequestMeta.of(request, opener=opener))
         except InvalidLink as exc:
-            replay = browsers.replay_session(token, request) if exc.key == "link_used" else None
+            replay = browsers.replay_session(token, request) if exc.key == ErrorKey.LINK_USED else None
             if replay is None:
                 return _problem(request, exc)
             if browsers.confirmed_elsewhere(replay, request):
