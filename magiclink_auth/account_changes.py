@@ -21,7 +21,7 @@ from .errors import ErrorKey, MagicLinkError
 from .identifiers import EMAIL, SMS, mask, normalize
 from .issuance import UPDATE_PURPOSES, LoginOptions, describe_request, issue_link
 from .models import AccountMerge, LoginId, PendingLink, Profile, RevokeReason
-from .notices import deliver_notice
+from .notices import queue_notice
 from .sessions import live_session, revoke_all, session_for
 from .users import PROFILE_FIELDS, find_user, get_profile, is_disabled, stored_login_id
 
@@ -166,7 +166,7 @@ def apply_update(user, link: PendingLink):
             value=link.login_id, defaults={"user": user, "method": method, "verified": True}
         )
     if old and old != link.login_id and app_settings.NOTIFY_OLD_ADDRESS:
-        queue_notice(method, old, new_address=link.login_id, name=profile.name)
+        _tell_old_address(method, old, new_address=link.login_id, name=profile.name)
     return user
 
 
@@ -222,12 +222,10 @@ def merge_into(kept, merged, *, address: str, link: PendingLink | None = None) -
 def queue_address_claimed_notice(method: str, address: str, *, joins: str, locale: str, meta) -> None:
     """Tell the owner of ``address`` that another account asked to add it (enumeration-safe answer)."""
     context = {"notice": ADDRESS_CLAIMED, "joins": joins, "asked": describe_request(meta)}
-    queued = deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE)
-    transaction.on_commit(lambda: queued.enqueue(method, address, context, locale, ADDRESS_CLAIMED))
+    queue_notice(method, address, context, locale=locale, purpose=ADDRESS_CLAIMED)
 
 
-def queue_notice(method: str, old_address: str, *, new_address: str, name: str) -> None:
+def _tell_old_address(method: str, old_address: str, *, new_address: str, name: str) -> None:
     """Tell the old address, after the change commits, that it is no longer the account's."""
     context = {"name": name, "masked_address": mask(method, new_address)}
-    queued = deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE)
-    transaction.on_commit(lambda: queued.enqueue(method, old_address, context, "", NOTICE_PURPOSE[method]))
+    queue_notice(method, old_address, context, purpose=NOTICE_PURPOSE[method], courtesy=True)

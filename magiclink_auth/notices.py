@@ -30,11 +30,11 @@ except ImportError:  # Django < 6.0
 
 from .conf import app_settings
 from .delivery import LinkMessage, get_backend
-from .errors import DeliveryCancelled, DeliveryError
+from .errors import DeliveryCancelled, DeliveryError, Unavailable
 from .identifiers import mask
 from .tasks import enqueue_or_refuse
 
-__all__ = ["ACCOUNT_EXISTS", "NO_ACCOUNT", "queue_no_account_notice", "deliver_notice"]
+__all__ = ["ACCOUNT_EXISTS", "NO_ACCOUNT", "queue_notice", "queue_no_account_notice", "deliver_notice"]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -42,11 +42,32 @@ ACCOUNT_EXISTS = "account_exists"
 NO_ACCOUNT = "no_account"
 
 
+def queue_notice(method: str, recipient: str, context: dict, *, locale: str = "", purpose: str = "signin",
+                 courtesy: bool = False) -> None:
+    """Send a message that carries no link, once the transaction commits: the one way every notice is queued.
+
+    A task queue that refuses it answers 503 (E011205), as for a link, so the caller asks again; except a
+    ``courtesy`` notice, sent after a change that has committed either way (the old address told of a new
+    one), which is logged instead: a 503 would tell the caller the change failed when it did not.
+    """
+    queued = deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE)
+
+    def enqueue() -> None:
+        try:
+            enqueue_or_refuse(queued, method, recipient, context, locale, purpose)
+        except Unavailable:
+            if not courtesy:
+                raise
+            logger.warning("The task queue refused the %s notice to %s; it is not sent", purpose,
+                           mask(method, recipient))
+
+    transaction.on_commit(enqueue)
+
+
 def queue_no_account_notice(method: str, login_id: str, *, template_options: dict, locale: str) -> None:
     """Tell the owner of an unknown login ID that someone asked to sign in with it (sign-up closed)."""
     context = {"notice": NO_ACCOUNT, "masked_address": mask(method, login_id), "options": template_options}
-    queued = deliver_notice.using(queue_name=app_settings.DELIVERY_QUEUE)
-    transaction.on_commit(lambda: enqueue_or_refuse(queued, method, login_id, context, locale))
+    queue_notice(method, login_id, context, locale=locale)
 
 
 @task()

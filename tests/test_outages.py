@@ -263,6 +263,26 @@ def test_a_refused_enqueue_answers_503_and_records_the_link_as_failed(api, outbo
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_refused_courtesy_notice_does_not_undo_an_answer_whose_change_committed(api, outbox, flaky_queue,
+                                                                                  caplog):
+    """The old address's "your email was changed" is queued after the change commits: a task queue that
+    refuses it is logged, and the verify still answers the session it opened."""
+    api.post(SIGNUP, {"loginId": "ada@example.com"})
+    refresh = api.post(VERIFY, {"token": token_of(outbox[-1])}).json()["refreshJwt"]
+    api.post("/v1/auth/magiclink/update/email", {"loginId": "ada@example.com", "email": "ada.new@example.com"},
+             refresh=refresh)
+    sent = len(outbox)
+    flaky_queue.refusals = 1
+
+    response = api.post(VERIFY, {"token": token_of(outbox[-1])}, refresh=refresh)
+
+    assert response.status_code == 200 and response.json()["user"]["email"] == "ada.new@example.com"
+    assert len(outbox) == sent  # the notice was refused, and nothing else was sent
+    assert "The task queue refused the email_changed notice to a***@example.com" in caplog.text
+    assert "ada@example.com" not in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_python_sdk_retries_a_503_by_itself(descope, outbox, flaky_queue):
     """The official SDK retries 503 after 100 ms: the caller sees success, and exactly one message goes out."""
     from descope import DeliveryMethod
