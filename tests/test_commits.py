@@ -82,6 +82,11 @@ def test_a_start_call_commits_twice_and_runs_no_delivery(api, returning_user, mo
     # Find the user; the login ID's lock row; void older links; INSERT the link with its delivery state; its
     # audit row; the task row.
     assert len(counted.statements) <= 6, str(counted)
+    # The new link's row is written once, by its INSERT; the only UPDATE of the table voids older links.
+    link_writes = [sql for sql in counted.statements if "magiclink_auth_pendinglink" in sql.split(" WHERE ")[0]
+                   and sql.lstrip().upper().startswith(WRITES)]
+    assert [sql.split()[0].upper() for sql in link_writes].count("INSERT") == 1, str(counted)
+    assert all("voided_at" in sql for sql in link_writes if sql.lstrip().upper().startswith("UPDATE")), str(counted)
     assert outbox == []
     link = PendingLink.objects.latest("pk")
     assert link.delivery_status == "queued" and link.delivery_sealed_url
