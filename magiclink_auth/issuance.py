@@ -20,13 +20,13 @@ from .identifiers import EMAIL, SMS, mask
 from .models import PendingLink
 from .network import client_ip
 from .redirects import add_token, resolve_redirect_uri
-from .tasks import delivery_fields, queue_delivery
-from .tokens import create_link, link_lifetime, lock, new_token
+from .tasks import delivery_fields, message_context, queue_delivery
+from .tokens import create_link, lock, new_token
 from .users import get_profile
 
 __all__ = [
     "RequestMeta", "StartResult", "LoginOptions", "issue_link", "answer_without_link", "describe_request",
-    "message_context", "format_utc", "UPDATE_PURPOSES",
+    "format_utc", "UPDATE_PURPOSES",
 ]
 
 # Links that change an account's contact (of this method); they act for the session that asked, so they are
@@ -124,7 +124,9 @@ def issue_link(
     redirect_uri = resolve_redirect_uri(uri)
     who = limits.requester(method, login_id, meta)
     # The message's context and the token come first, so the link is stored with its delivery in one INSERT.
-    context = message_context(user, method, target, options, meta, notice=notice, extra=extra_context)
+    context = message_context(method, target, name=_greeting_name(user, method, target),
+                              template_options=options.template_options, notice=notice, extra=extra_context,
+                              asked=describe_request(meta, cross_device=options.cross_device))
     token = new_token()
     allowance = claim = None
     handover = crossdevice.Handover()
@@ -181,22 +183,6 @@ def issue_link(
         raise
     return StartResult(method=method, masked_address=mask(method, target), link=link, handover=handover,
                        link_number=str(choice["number"]) if choice else "")
-
-
-def message_context(user, method: str, target: str, options: LoginOptions, meta: RequestMeta, *,
-                    notice: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What a link's message templates are given (docs/templates.md)."""
-    context = {
-        "name": _greeting_name(user, method, target),
-        "masked_address": mask(method, target),
-        "lifetime_minutes": int(link_lifetime().total_seconds() // 60),
-        "options": options.template_options,
-        "asked": describe_request(meta, cross_device=options.cross_device),
-        **(extra or {}),
-    }
-    if notice:
-        context["notice"] = notice
-    return context
 
 
 def _greeting_name(user, method: str, target: str) -> str:

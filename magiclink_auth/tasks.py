@@ -25,6 +25,7 @@ import logging
 import random
 import sqlite3
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connections, transaction
 from django.db.models import F
@@ -43,6 +44,7 @@ from .errors import DeliveryCancelled, DeliveryError, ErrorKey, Unavailable
 from .identifiers import mask
 from .models import PendingLink
 from .sealing import seal, unseal
+from .tokens import link_lifetime
 
 __all__ = [
     "deliver", "deliver_link", "delivery_fields", "due_links", "enqueue_or_refuse", "expire_undelivered",
@@ -56,6 +58,24 @@ PENDING = [Delivery.QUEUED, Delivery.FAILED]
 
 # Outcomes of one attempt, as returned by ``deliver`` (and the task's return value).
 SENT, RETRY, GAVE_UP, SKIPPED, CANCELLED = "sent", "retry", "gave_up", "skipped", "cancelled"
+
+
+def message_context(method: str, target: str, *, name: str, template_options: dict[str, str],
+                    asked: dict[str, Any], notice: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a link's message templates are given besides the link (docs/extending.md, "Templates"): the greeting
+    ``name`` (only for an address the user verified), the masked address, the link's lifetime, the caller's
+    ``templateOptions``, what ``asked`` for it, and the ``notice`` it carries, if any."""
+    context = {
+        "name": name,
+        "masked_address": mask(method, target),
+        "lifetime_minutes": int(link_lifetime().total_seconds() // 60),
+        "options": template_options,
+        "asked": asked,
+        **(extra or {}),
+    }
+    if notice:
+        context["notice"] = notice
+    return context
 
 
 def delivery_fields(url: str, context: dict, *, refusal: str = "") -> dict:
