@@ -6,14 +6,17 @@
   the response.
 - A DSR that is invalid, expired, reused or revoked logs the browser out cleanly: both cookies are cleared,
   and a Django session opened by the magic-link backend is flushed.
-- With neither cookie, a Django login made by the magic-link backend ends too: the cookies are the login.
+- With neither cookie, a Django login made by the magic-link backend (the landing page's) lasts as long as the
+  magic-link session it was made with, checked with one query: the cookies are SameSite=Strict by default,
+  so a browser leaves them off a link followed from another site (a mail client, a search result), and that
+  click must not sign the person out. A revoked or expired session ends the login.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.contrib.auth import BACKEND_SESSION_KEY, logout
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
@@ -61,7 +64,7 @@ class MagicLinkSessionMiddleware:
         if claims is not None:
             request.magiclink_claims = claims
             request.user = SimpleLazyObject(lambda: _load_user(claims["sub"]))
-        elif signed_out or self._magic_link_login(request):
+        elif signed_out or (self._magic_link_login(request) and not self._login_session_live(request)):
             self._logout(request)
         response = self.get_response(request)
         if session_name in response.cookies:
@@ -85,6 +88,11 @@ class MagicLinkSessionMiddleware:
     def _magic_link_login(request: HttpRequest) -> bool:
         session = getattr(request, "session", None)
         return session is not None and session.get(BACKEND_SESSION_KEY) == BACKEND
+
+    @staticmethod
+    def _login_session_live(request: HttpRequest) -> bool:
+        return sessions.is_live(request.session.get(sessions.DJANGO_SESSION_KEY),
+                                request.session.get(SESSION_KEY))
 
     @staticmethod
     def _logout(request: HttpRequest) -> None:

@@ -26,13 +26,13 @@ from .users import is_disabled
 
 __all__ = [
     "IssuedTokens", "open_session", "issue_tokens", "tokens_for", "refresh", "session_for",
-    "revoke", "revoke_all", "log_out", "log_out_all",
+    "revoke", "revoke_all", "log_out", "log_out_all", "DJANGO_SESSION_KEY", "is_live",
 ]
 
 logger = logging.getLogger("magiclink_auth")
 
-# The revocation reason of sessions ended by disabling their user: refused as E062109, not E061303.
-
+# Where a Django session opened by the landing page keeps the id of the magic-link session it signed in with.
+DJANGO_SESSION_KEY = "magiclink_session_id"
 
 @dataclass(frozen=True)
 class IssuedTokens:
@@ -94,6 +94,13 @@ def live_session(session_id) -> RefreshSession:
     if session is None or not session.is_active:
         raise MagicLinkError(ErrorKey.SESSION_REVOKED)
     return session
+
+
+def is_live(session_id: Any, user_id: Any) -> bool:
+    """Whether the magic-link session ``session_id`` of user ``user_id`` is still live (one query)."""
+    pk = _uuid_or_none(session_id)
+    return pk is not None and RefreshSession.objects.filter(
+        pk=pk, user_id=user_id, revoked_at=None, expires_at__gt=timezone.now()).exists()
 
 
 def tokens_for(session: RefreshSession) -> IssuedTokens:

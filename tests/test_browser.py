@@ -146,3 +146,32 @@ def test_a_link_opened_in_another_browser_signs_in_the_asking_tab_only_with_the_
     asking.wait_for_url("**/auth/account/", timeout=15_000)
     assert "ada@example.com" in asking.locator("#login-ids").inner_text()
     context.close()
+
+
+def test_a_link_to_the_site_followed_from_another_site_keeps_the_person_signed_in(site, browser):
+    """The DS/DSR cookies are SameSite=Strict, so Chromium leaves them off a navigation that starts on
+    another site (a webmail, a search result); the landing page's Django login must carry the person
+    through, not sign them out."""
+    context = browser.new_context()
+    asking = context.new_page()
+    asking.goto(f"{site}/auth/login/")
+    asking.get_by_label("Email address or phone number").fill("ada@example.com")
+    asking.get_by_role("button", name="Send me a link").click()
+    asking.wait_for_url("**/auth/check/")
+    outbox = context.new_page()
+    outbox.goto(f"{site}/auth/dev/outbox/")
+    landing = context.new_page()
+    landing.goto(outbox.locator("#outbox a").first.get_attribute("href"))
+    landing.wait_for_url("**/auth/account/")
+
+    webmail = context.new_page()
+    webmail.set_content(f'<a id="account" href="{site}/auth/account/">My account</a>')  # another origin
+    sent = []
+    webmail.on("request", lambda request: sent.append(request.all_headers().get("cookie", "")))
+    webmail.locator("#account").click()
+    webmail.wait_for_load_state()
+    assert webmail.url == f"{site}/auth/account/"
+    assert "You are signed in" in webmail.content()
+    assert sent and "DS=" not in sent[0] and "sessionid=" in sent[0]  # the Strict cookies were left off
+    shot(webmail, "21-followed-from-another-site")
+    context.close()

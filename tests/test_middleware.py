@@ -91,6 +91,22 @@ def test_a_revoked_refresh_ends_the_django_login_of_the_landing_page(client, out
     assert client.get(ACCOUNT).status_code == 302  # the Django session was flushed too
 
 
+def test_a_link_followed_from_another_site_keeps_the_landing_page_login(client, outbox):
+    """The DS/DSR cookies are SameSite=Strict: a browser leaves them off a navigation from a mail client or
+    another site, and sends Django's (Lax) session cookie. That click must not sign the person out; the
+    login lasts as long as its magic-link session does."""
+    from .web_helpers import ask_for_link, confirm, token_in
+
+    ask_for_link(client)
+    confirm(client, token_in(outbox[-1]))
+    del client.cookies["DS"], client.cookies["DSR"]  # what a cross-site navigation sends
+    page = client.get(ACCOUNT)
+    assert page.status_code == 200 and "You are signed in" in page.content.decode()
+    RefreshSession.objects.update(revoked_at=timezone.now(), revoked_reason="logout_all")  # signed out elsewhere
+    assert client.get(ACCOUNT).status_code == 302
+    assert client.get(ACCOUNT).status_code == 302  # the Django session was flushed
+
+
 def test_without_cookies_a_password_login_is_left_alone(client, django_user_model):
     user = django_user_model(**{django_user_model.USERNAME_FIELD: "admin@example.com"},
                              is_staff=True, is_superuser=True)

@@ -20,6 +20,7 @@ from ..conf import app_settings
 from ..cookies import cookie_names, set_browser_cookie
 from ..crossdevice import Opener, browser_id
 from ..models import BrowserLogin, PendingLink, RefreshSession
+from ..sessions import DJANGO_SESSION_KEY
 from ..tokens import hash_token
 
 __all__ = [
@@ -29,7 +30,7 @@ __all__ = [
 
 # Where the Django session keeps the id of the magic-link session this browser signed in with: the landing
 # page knows from it that a browser is signed in with the session that asked for an account change.
-SESSION_KEY = "magiclink_session_id"
+SESSION_KEY = DJANGO_SESSION_KEY
 
 
 def ensure_browser_cookie(request: HttpRequest, response: HttpResponse) -> None:
