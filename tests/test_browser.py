@@ -54,6 +54,18 @@ def session_cookies(context) -> dict:
     return {c["name"]: c for c in context.cookies() if c["name"] in {"DS", "DSR"}}
 
 
+def ask_for_a_link(context, site: str):
+    """A tab of ``context`` on the sign-in page that asked for a link for ada; the link from the dev outbox."""
+    asking = context.new_page()
+    asking.goto(f"{site}/auth/login/")
+    asking.get_by_label("Email address or phone number").fill("ada@example.com")
+    asking.get_by_role("button", name="Send me a link").click()
+    asking.wait_for_url("**/auth/check/")
+    outbox = context.new_page()
+    outbox.goto(f"{site}/auth/dev/outbox/")
+    return asking, outbox.locator("#outbox a").first.get_attribute("href")
+
+
 def test_sign_up_by_email_open_the_link_in_a_new_tab_and_both_tabs_end_signed_in(site, browser):
     context = browser.new_context()
     asking = context.new_page()
@@ -116,17 +128,10 @@ def test_a_link_opened_in_another_browser_signs_in_the_asking_tab_only_with_the_
     """Number matching (issue finding 1): the other browser is told which device it signs in and must type
     the number the asking tab shows; a wrong one signs in nobody."""
     context = browser.new_context()
-    asking = context.new_page()
-    asking.goto(f"{site}/auth/login/")
-    asking.get_by_label("Email address or phone number").fill("ada@example.com")
-    asking.get_by_role("button", name="Send me a link").click()
-    asking.wait_for_url("**/auth/check/")
+    asking, href = ask_for_a_link(context, site)
     number = asking.locator("#number").inner_text()
     assert number.isdigit()
     shot(asking, "11-check-inbox-with-number")
-    link = context.new_page()
-    link.goto(f"{site}/auth/dev/outbox/")
-    href = link.locator("#outbox a").first.get_attribute("href")
 
     phone = browser.new_context().new_page()
     phone.goto(href)
@@ -153,15 +158,9 @@ def test_a_link_to_the_site_followed_from_another_site_keeps_the_person_signed_i
     another site (a webmail, a search result); the landing page's Django login must carry the person
     through, not sign them out."""
     context = browser.new_context()
-    asking = context.new_page()
-    asking.goto(f"{site}/auth/login/")
-    asking.get_by_label("Email address or phone number").fill("ada@example.com")
-    asking.get_by_role("button", name="Send me a link").click()
-    asking.wait_for_url("**/auth/check/")
-    outbox = context.new_page()
-    outbox.goto(f"{site}/auth/dev/outbox/")
+    _, link = ask_for_a_link(context, site)
     landing = context.new_page()
-    landing.goto(outbox.locator("#outbox a").first.get_attribute("href"))
+    landing.goto(link)
     landing.wait_for_url("**/auth/account/")
 
     webmail = context.new_page()
