@@ -74,7 +74,8 @@ class Prepared:
     write = False
 
     def _marker(self, name: str, index: int):
-        kind = self._fields[name].get_internal_type()
+        field = self._fields[name]
+        kind = (field.target_field if field.is_relation else field).get_internal_type()
         if kind == "DateTimeField":
             return _MARKER_TIME.replace(microsecond=index + 1)
         if kind in {"CharField", "TextField"}:

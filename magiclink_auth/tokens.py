@@ -27,7 +27,7 @@ from django.utils import timezone
 from .conf import app_settings
 from .errors import ErrorKey, InvalidLink
 from .models import LinkLock, PendingLink
-from .prepared import Prepared
+from .prepared import Prepared, PreparedUpdate
 
 __all__ = ["hash_token", "lock", "new_token", "create_link", "find_link", "consume", "link_lifetime"]
 
@@ -62,6 +62,19 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
+def _void(*, strangers_only: bool):
+    def build(login_id, purpose, now):
+        older = PendingLink.objects.filter(login_id=login_id, purpose=purpose, consumed_at=None, voided_at=None)
+        return (older.filter(requester_known=False) if strangers_only else older), {"voided_at": now}
+
+    return PreparedUpdate(build, login_id=(PendingLink, "login_id"), purpose=(PendingLink, "purpose"),
+                          now=(PendingLink, "voided_at"))
+
+
+# The older live links a new one voids: all of them, or a stranger's request only strangers' (limits.py).
+_VOID_ALL, _VOID_STRANGERS = _void(strangers_only=False), _void(strangers_only=True)
+
+
 def create_link(*, token: str | None = None, **fields) -> tuple[PendingLink, str]:
     """Store a pending link and return it with its token, which exists nowhere else from here on.
 
@@ -69,12 +82,8 @@ def create_link(*, token: str | None = None, **fields) -> tuple[PendingLink, str
     (its delivery, sealed in the same INSERT) draws it first with ``new_token``.
     """
     now = timezone.now()
-    older = PendingLink.objects.filter(
-        login_id=fields["login_id"], purpose=fields["purpose"], consumed_at=None, voided_at=None
-    )
-    if not fields.get("requester_known"):
-        older = older.filter(requester_known=False)
-    older.update(voided_at=now)
+    void = _VOID_ALL if fields.get("requester_known") else _VOID_STRANGERS
+    void.update(login_id=fields["login_id"], purpose=fields["purpose"], now=now)
     token = token or new_token()
     link = PendingLink.objects.create(
         token_hash=hash_token(token), created_at=now, expires_at=now + link_lifetime(), **fields
@@ -114,12 +123,19 @@ def find_link(token: str) -> PendingLink:
     return link
 
 
+_CONSUME = PreparedUpdate(
+    lambda pk, now, consumed_at: (
+        PendingLink.objects.filter(Q(pk=pk, consumed_at=None, voided_at=None, expires_at__gt=now)),
+        {"consumed_at": consumed_at},
+    ),
+    pk=(PendingLink, "id"), now=(PendingLink, "expires_at"), consumed_at=(PendingLink, "consumed_at"),
+)
+
+
 def consume(link: PendingLink) -> None:
     """Mark the link used, or raise ``InvalidLink`` if another request got there first."""
     now = timezone.now()
-    won = PendingLink.objects.filter(
-        Q(pk=link.pk, consumed_at=None, voided_at=None, expires_at__gt=now)
-    ).update(consumed_at=now)
+    won = _CONSUME.update(pk=link.pk, now=now, consumed_at=now)
     if not won:
         raise _refuse(link, "lost the race to another verify", ErrorKey.LINK_USED)
     link.consumed_at = now

@@ -110,6 +110,10 @@ def stored_login_id(user, login_id: str) -> str:
     return LoginId.objects.get(value=login_id).value
 
 
+_LOGIN_IDS = Prepared(lambda user: LoginId.objects.filter(user=user).values_list("value", "verified"),
+                      user=(LoginId, "user"))
+
+
 def mark_login_id_verified(user, value: str, *, method: str = "", create: bool = False) -> None:
     """Mark the user's login ID ``value`` verified (a link to it was used), and keep the user's login IDs
     on the user for the ``user_json`` of the same request: one query, and an UPDATE only when needed.
@@ -118,7 +122,7 @@ def mark_login_id_verified(user, value: str, *, method: str = "", create: bool =
     proved the address, so it becomes a verified login ID, unless someone took it meanwhile (the link is
     then refused as outdated).
     """
-    rows = list(LoginId.objects.filter(user=user).values_list("value", "verified"))
+    rows = _LOGIN_IDS.objects(user=user.pk)
     if any(row_value == value and not verified for row_value, verified in rows):
         LoginId.objects.filter(user=user, value=value).update(verified=True)
     if create and all(row_value != value for row_value, _ in rows):
