@@ -25,7 +25,7 @@ from django.db import connections, router, transaction
 from django.db.models.sql import UpdateQuery
 from django.db.models.sql.constants import ROW_COUNT
 
-__all__ = ["Prepared", "PreparedUpdate"]
+__all__ = ["Prepared", "PreparedInsert", "PreparedUpdate"]
 
 _MARKER_TIME = datetime(1901, 1, 1, tzinfo=UTC)
 
@@ -45,8 +45,9 @@ class _Query:
 
 
 class _Compiled:
-    def __init__(self, queryset, compiler, sql: str, params: tuple, positions: dict[str, int]):
+    def __init__(self, queryset, compiler, sql: str, params: tuple, positions: dict[str, int], many: bool):
         self.queryset = queryset
+        self.many = many  # an INSERT's compiler gives a list of statements (here one)
         self.compiler = compiler
         self.sql = sql
         self.params = params
@@ -94,7 +95,11 @@ class Prepared:
         queryset, query = self._template(**markers)
         connection = connections[alias]
         compiler = query.get_compiler(using=alias)
-        sql, params = compiler.as_sql()
+        statements = compiler.as_sql()
+        many = isinstance(statements, list)
+        if many and len(statements) != 1:
+            return None
+        sql, params = statements[0] if many else statements
         params = tuple(params)
         positions = {}
         for name, marker in markers.items():
@@ -103,7 +108,7 @@ class Prepared:
             if len(found) != 1:
                 return None
             positions[name] = found[0]
-        return _Compiled(queryset, compiler, sql, params, positions)
+        return _Compiled(queryset, compiler, sql, params, positions, many)
 
     def _prepared(self, using: str | None) -> tuple[str, _Compiled | None]:
         alias = using or (router.db_for_write(self._model) if self.write else router.db_for_read(self._model))
@@ -122,8 +127,9 @@ class Prepared:
             params[position] = self._fields[name].get_db_prep_value(values[name], connection, prepared=False)
         compiler = copy.copy(compiled.compiler)
         compiler.connection = connection
-        sql, params = compiled.sql, tuple(params)
-        compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        statement = (compiled.sql, tuple(params))
+        answer = [statement] if compiled.many else statement
+        compiler.as_sql = lambda *args, **kwargs: answer
         get_converters = compiled.compiler.__class__.get_converters
 
         def converters(expressions):
@@ -160,6 +166,10 @@ class PreparedUpdate(Prepared):
     """
 
     write = True
+
+    def __init__(self, build: Callable[..., Any], **fields: tuple[Any, str]):
+        super().__init__(build, **fields)
+        self._readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _template(self, **markers):
         queryset, changes = self._build(**markers)
@@ -198,9 +208,30 @@ class PreparedUpdate(Prepared):
             rows = cursor.fetchall()
         if not rows:
             return []
-        reader = model._base_manager.db_manager(alias).all().query.get_compiler(alias)
-        converters = reader.get_converters([field.get_col(model._meta.db_table) for field in fields])
+        try:
+            reader, converters = self._readers[connection]
+        except KeyError:  # converters hold the connection's methods: kept per connection
+            reader = model._base_manager.db_manager(alias).all().query.get_compiler(alias)
+            converters = reader.get_converters([field.get_col(model._meta.db_table) for field in fields])
+            self._readers[connection] = reader, converters
         if converters:
             rows = reader.apply_converters(rows, converters)
         names = [field.attname for field in fields]
         return [model.from_db(alias, names, tuple(row)) for row in rows]
+
+
+class PreparedInsert(Prepared):
+    """An ``InsertQuery`` of one row (an upsert, say), prepared: ``build(**values)`` returns the query, its
+    values inserted (``query.insert_values``), as ``bulk_create`` builds it."""
+
+    write = True
+
+    def _template(self, **markers):
+        return None, self._build(**markers)
+
+    def execute(self, *, using: str | None = None, **values) -> None:
+        alias, compiled = self._prepared(using)
+        compiler = (self._build(**values).get_compiler(using=alias) if compiled is None
+                    else self._compiler(compiled, alias, values))
+        with transaction.mark_for_rollback_on_error(using=alias):
+            compiler.execute_sql(None)

@@ -22,12 +22,14 @@ import secrets
 from datetime import timedelta
 
 from django.db.models import Q
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from .conf import app_settings
 from .errors import ErrorKey, InvalidLink
 from .models import LinkLock, PendingLink
-from .prepared import Prepared, PreparedUpdate
+from .prepared import Prepared, PreparedInsert, PreparedUpdate
 
 __all__ = ["hash_token", "lock", "new_token", "create_link", "find_link", "consume", "link_lifetime"]
 
@@ -46,16 +48,25 @@ def link_lifetime() -> timedelta:
     return min(max(app_settings.LINK_LIFETIME, MIN_LIFETIME), MAX_LIFETIME)
 
 
+def _lock_query(key, locked_at):
+    """The upsert ``bulk_create([LinkLock(...)], update_conflicts=True, ...)`` builds."""
+    meta = LinkLock._meta
+    query = InsertQuery(LinkLock, on_conflict=OnConflict.UPDATE, update_fields=[meta.get_field("locked_at")],
+                        unique_fields=[meta.get_field("key")])
+    query.insert_values(meta.concrete_fields, [LinkLock(key=key, locked_at=locked_at)])
+    return query
+
+
+_LOCK = PreparedInsert(_lock_query, key=(LinkLock, "key"), locked_at=(LinkLock, "locked_at"))
+
+
 def lock(key: str) -> None:
     """Hold the row lock of login ID ``key`` (``limits.limit_key``) until the transaction ends.
 
     One statement, ``INSERT ... ON CONFLICT DO UPDATE``: it creates the row or locks the existing one, on
     PostgreSQL (row lock) and SQLite (the database's write lock) alike. Call it first in the transaction.
     """
-    LinkLock.objects.bulk_create(
-        [LinkLock(key=key, locked_at=timezone.now())],
-        update_conflicts=True, unique_fields=["key"], update_fields=["locked_at"],
-    )
+    _LOCK.execute(key=key, locked_at=timezone.now())
 
 
 def new_token() -> str:

@@ -77,3 +77,15 @@ def test_update_and_returning():
         assert returned.delivery_next_attempt_at == later and returned.expires_at == second.expires_at
     first.refresh_from_db()
     assert (first.delivery_attempts, first.delivery_next_attempt_at) == (1, later)
+
+
+def test_an_upsert_inserts_then_updates_its_row():
+    from magiclink_auth.models import LinkLock
+    from magiclink_auth.tokens import lock
+
+    with CaptureQueriesContext(connection) as queries:
+        lock("email:ada@example.com")
+    first = LinkLock.objects.get().locked_at
+    lock("email:ada@example.com")
+    assert LinkLock.objects.get().locked_at >= first and LinkLock.objects.count() == 1
+    assert len(queries.captured_queries) == 1 and "ON CONFLICT" in queries.captured_queries[0]["sql"]
