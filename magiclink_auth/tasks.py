@@ -27,9 +27,8 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.db.models import F
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 try:
@@ -43,6 +42,7 @@ from .delivery import LinkMessage, get_backend
 from .errors import DeliveryCancelled, DeliveryError, ErrorKey, Unavailable
 from .identifiers import mask
 from .models import PendingLink
+from .prepared import PreparedUpdate
 from .sealing import seal, unseal
 from .tokens import link_lifetime
 
@@ -151,34 +151,38 @@ def retry_delay(attempts: int) -> timedelta:
     return delay + delay * random.uniform(0, 0.2)  # jitter spreads retries after an outage
 
 
+def _claim_query(pk, now, until):
+    due = PendingLink.objects.filter(pk=pk, delivery_status__in=PENDING, delivery_next_attempt_at__lte=now)
+    return due, {"delivery_next_attempt_at": until, "delivery_attempts": F("delivery_attempts") + 1}
+
+
+# Compiled once (prepared.py): an in-request delivery spent more CPU building these than running them.
+_CLAIM = PreparedUpdate(_claim_query, pk=(PendingLink, "id"), now=(PendingLink, "delivery_next_attempt_at"),
+                        until=(PendingLink, "delivery_next_attempt_at"))
+_SENT = PreparedUpdate(
+    lambda pk, message_id, sent_at: (PendingLink.objects.filter(pk=pk), {
+        "delivery_status": Delivery.SENT, "delivery_error": "", "delivery_message_id": message_id,
+        "delivery_sent_at": sent_at, "delivery_next_attempt_at": None, "delivery_sealed_url": "",
+    }),
+    pk=(PendingLink, "id"), message_id=(PendingLink, "delivery_message_id"),
+    sent_at=(PendingLink, "delivery_sent_at"),
+)
+
+
 def _claim(link_id: int) -> PendingLink | None:
     """Take the link for one attempt, or None if it is not due or another attempt has it.
 
     One statement where the database can return the rows it updates (PostgreSQL, SQLite 3.35+):
     ``UPDATE ... RETURNING`` claims and loads the link at once; elsewhere an UPDATE, then a SELECT."""
     now = timezone.now()
-    due = PendingLink.objects.filter(pk=link_id, delivery_status__in=PENDING, delivery_next_attempt_at__lte=now)
-    changes = {"delivery_next_attempt_at": now + app_settings.DELIVERY_CLAIM_TIMEOUT,
-               "delivery_attempts": F("delivery_attempts") + 1}
-    connection = connections[due.db]
-    if connection.vendor not in RETURNING_VENDORS:
-        return PendingLink.objects.filter(pk=link_id).first() if due.update(**changes) else None
-    return next(iter(_update_returning(due, changes, connection)), None)
+    values = {"pk": link_id, "now": now, "until": now + app_settings.DELIVERY_CLAIM_TIMEOUT}
+    if connections[router.db_for_write(PendingLink)].vendor not in RETURNING_VENDORS:
+        return PendingLink.objects.filter(pk=link_id).first() if _CLAIM.update(**values) else None
+    return next(iter(_CLAIM.returning(**values)), None)
 
 
 # Databases whose UPDATE can return the rows it changed (SQLite from 3.35).
 RETURNING_VENDORS = {"postgresql"} | ({"sqlite"} if sqlite3.sqlite_version_info >= (3, 35) else set())
-
-
-def _update_returning(queryset, changes: dict, connection):
-    """Apply ``changes`` to ``queryset`` and return the updated rows as model instances, in one statement."""
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(changes)
-    compiler = query.get_compiler(connection=connection)
-    sql, params = compiler.as_sql()
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in queryset.model._meta.concrete_fields)
-    return queryset.model.objects.db_manager(queryset.db).raw(f"{sql} RETURNING {columns}", params)
 
 
 def _give_up(link: PendingLink, reason: str, status: str = Delivery.FAILED) -> str:
@@ -238,10 +242,7 @@ def deliver(link_id: int) -> str:
         _failed(link, f"{type(exc).__name__} in the delivery backend", retryable=True, provider="")
         raise
     with transaction.atomic():  # the outcome and its audit row (link_sent's receivers): one commit
-        PendingLink.objects.filter(pk=link.pk).update(
-            delivery_status=Delivery.SENT, delivery_error="", delivery_message_id=(result.message_id or "")[:128],
-            delivery_sent_at=timezone.now(), delivery_next_attempt_at=None, delivery_sealed_url="",
-        )
+        _SENT.update(pk=link.pk, message_id=(result.message_id or "")[:128], sent_at=timezone.now())
         signals.link_sent.send(sender=PendingLink, link=link, result=result)
     return SENT
 

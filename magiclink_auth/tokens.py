@@ -22,11 +22,14 @@ import secrets
 from datetime import timedelta
 
 from django.db.models import Q
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from .conf import app_settings
 from .errors import ErrorKey, InvalidLink
 from .models import LinkLock, PendingLink
+from .prepared import Prepared, PreparedInsert, PreparedUpdate
 
 __all__ = ["hash_token", "lock", "new_token", "create_link", "find_link", "consume", "link_lifetime"]
 
@@ -45,20 +48,42 @@ def link_lifetime() -> timedelta:
     return min(max(app_settings.LINK_LIFETIME, MIN_LIFETIME), MAX_LIFETIME)
 
 
+def _lock_query(key, locked_at):
+    """The upsert ``bulk_create([LinkLock(...)], update_conflicts=True, ...)`` builds."""
+    meta = LinkLock._meta
+    query = InsertQuery(LinkLock, on_conflict=OnConflict.UPDATE, update_fields=[meta.get_field("locked_at")],
+                        unique_fields=[meta.get_field("key")])
+    query.insert_values(meta.concrete_fields, [LinkLock(key=key, locked_at=locked_at)])
+    return query
+
+
+_LOCK = PreparedInsert(_lock_query, key=(LinkLock, "key"), locked_at=(LinkLock, "locked_at"))
+
+
 def lock(key: str) -> None:
     """Hold the row lock of login ID ``key`` (``limits.limit_key``) until the transaction ends.
 
     One statement, ``INSERT ... ON CONFLICT DO UPDATE``: it creates the row or locks the existing one, on
     PostgreSQL (row lock) and SQLite (the database's write lock) alike. Call it first in the transaction.
     """
-    LinkLock.objects.bulk_create(
-        [LinkLock(key=key, locked_at=timezone.now())],
-        update_conflicts=True, unique_fields=["key"], update_fields=["locked_at"],
-    )
+    _LOCK.execute(key=key, locked_at=timezone.now())
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def _void(*, strangers_only: bool):
+    def build(login_id, purpose, now):
+        older = PendingLink.objects.filter(login_id=login_id, purpose=purpose, consumed_at=None, voided_at=None)
+        return (older.filter(requester_known=False) if strangers_only else older), {"voided_at": now}
+
+    return PreparedUpdate(build, login_id=(PendingLink, "login_id"), purpose=(PendingLink, "purpose"),
+                          now=(PendingLink, "voided_at"))
+
+
+# The older live links a new one voids: all of them, or a stranger's request only strangers' (limits.py).
+_VOID_ALL, _VOID_STRANGERS = _void(strangers_only=False), _void(strangers_only=True)
 
 
 def create_link(*, token: str | None = None, **fields) -> tuple[PendingLink, str]:
@@ -68,12 +93,8 @@ def create_link(*, token: str | None = None, **fields) -> tuple[PendingLink, str
     (its delivery, sealed in the same INSERT) draws it first with ``new_token``.
     """
     now = timezone.now()
-    older = PendingLink.objects.filter(
-        login_id=fields["login_id"], purpose=fields["purpose"], consumed_at=None, voided_at=None
-    )
-    if not fields.get("requester_known"):
-        older = older.filter(requester_known=False)
-    older.update(voided_at=now)
+    void = _VOID_ALL if fields.get("requester_known") else _VOID_STRANGERS
+    void.update(login_id=fields["login_id"], purpose=fields["purpose"], now=now)
     token = token or new_token()
     link = PendingLink.objects.create(
         token_hash=hash_token(token), created_at=now, expires_at=now + link_lifetime(), **fields
@@ -86,19 +107,24 @@ def _refuse(link: PendingLink | None, reason: str, key: ErrorKey) -> InvalidLink
     return InvalidLink(key, link=link)
 
 
+# The user, profile and browser login (or their absence) come in the same query: verify needs them all
+# (bench/verify_scaling.py). get()'s SQL (no ordering, LIMIT 21; first() would order by pk over every joined
+# column), compiled once (prepared.py): compiling this join cost more than running it.
+_BY_HASH = Prepared(
+    lambda token_hash: PendingLink.objects.select_related("user__magiclink_profile", "browser_login")
+    .filter(token_hash=token_hash).order_by()[:21],
+    token_hash=(PendingLink, "token_hash"),
+)
+
+
 def find_link(token: str) -> PendingLink:
     """The link a token belongs to, if it may still be used. Raises ``InvalidLink`` with the reason."""
     if not isinstance(token, str) or not token or len(token) > 128:
         raise _refuse(None, "malformed token", ErrorKey.LINK_INVALID)
-    # The user, profile and browser login (or their absence) come in the same query: verify needs them all
-    # (bench/verify_scaling.py).
-    # get(), not first(): the hash is unique, and first() would order by pk over every joined column.
-    try:
-        link = PendingLink.objects.select_related("user__magiclink_profile", "browser_login").get(
-            token_hash=hash_token(token)
-        )
-    except PendingLink.DoesNotExist:
-        raise _refuse(None, "unknown token", ErrorKey.LINK_INVALID) from None
+    found = _BY_HASH.objects(token_hash=hash_token(token))
+    if not found:
+        raise _refuse(None, "unknown token", ErrorKey.LINK_INVALID)
+    link = found[0]
     if link.consumed_at is not None:
         raise _refuse(link, "already used", ErrorKey.LINK_USED)
     if link.voided_at is not None:
@@ -108,12 +134,19 @@ def find_link(token: str) -> PendingLink:
     return link
 
 
+_CONSUME = PreparedUpdate(
+    lambda pk, now, consumed_at: (
+        PendingLink.objects.filter(Q(pk=pk, consumed_at=None, voided_at=None, expires_at__gt=now)),
+        {"consumed_at": consumed_at},
+    ),
+    pk=(PendingLink, "id"), now=(PendingLink, "expires_at"), consumed_at=(PendingLink, "consumed_at"),
+)
+
+
 def consume(link: PendingLink) -> None:
     """Mark the link used, or raise ``InvalidLink`` if another request got there first."""
     now = timezone.now()
-    won = PendingLink.objects.filter(
-        Q(pk=link.pk, consumed_at=None, voided_at=None, expires_at__gt=now)
-    ).update(consumed_at=now)
+    won = _CONSUME.update(pk=link.pk, now=now, consumed_at=now)
     if not won:
         raise _refuse(link, "lost the race to another verify", ErrorKey.LINK_USED)
     link.consumed_at = now

@@ -12,6 +12,7 @@ from .adapter import get_adapter
 from .errors import ErrorKey, MagicLinkError
 from .identifiers import EMAIL
 from .models import LoginId, Profile
+from .prepared import Prepared
 
 __all__ = ["PROFILE_FIELDS", "create_user", "get_profile", "is_disabled", "user_json", "find_user", "stored_login_id",
            "mark_login_id_verified"]
@@ -81,15 +82,22 @@ def is_disabled(user) -> bool:
     return not getattr(user, "is_active", True) or get_profile(user).status == Profile.Status.DISABLED
 
 
+# The start call's lookup (and get()'s SQL: no ordering, LIMIT 21), compiled once: prepared.py.
+_BY_VALUE = Prepared(
+    lambda value: LoginId.objects.select_related("user__magiclink_profile").filter(value=value).order_by()[:21],
+    value=(LoginId, "value"),
+)
+
+
 def find_user(login_id: str):
     """The user whose login ID is ``login_id`` (normalised), with its profile, or None.
 
     The address as stored is kept on the user for ``stored_login_id``: a start call sends there.
     """
-    try:
-        entry = LoginId.objects.select_related("user__magiclink_profile").get(value=login_id)
-    except LoginId.DoesNotExist:
+    found = _BY_VALUE.objects(value=login_id)
+    if not found:
         return None
+    entry = found[0]
     entry.user._magiclink_stored_login_ids = {login_id: entry.value}
     return entry.user
 
@@ -102,6 +110,10 @@ def stored_login_id(user, login_id: str) -> str:
     return LoginId.objects.get(value=login_id).value
 
 
+_LOGIN_IDS = Prepared(lambda user: LoginId.objects.filter(user=user).values_list("value", "verified"),
+                      user=(LoginId, "user"))
+
+
 def mark_login_id_verified(user, value: str, *, method: str = "", create: bool = False) -> None:
     """Mark the user's login ID ``value`` verified (a link to it was used), and keep the user's login IDs
     on the user for the ``user_json`` of the same request: one query, and an UPDATE only when needed.
@@ -110,7 +122,7 @@ def mark_login_id_verified(user, value: str, *, method: str = "", create: bool =
     proved the address, so it becomes a verified login ID, unless someone took it meanwhile (the link is
     then refused as outdated).
     """
-    rows = list(LoginId.objects.filter(user=user).values_list("value", "verified"))
+    rows = _LOGIN_IDS.objects(user=user.pk)
     if any(row_value == value and not verified for row_value, verified in rows):
         LoginId.objects.filter(user=user, value=value).update(verified=True)
     if create and all(row_value != value for row_value, _ in rows):

@@ -69,6 +69,8 @@ LAYER_OF = {
     "text": "core",
     "audit": "core",
     "models": "core",
+    # Hot-path queries compiled once, used by the core modules (tokens, tasks, users).
+    "prepared": "core",
     "errors": "core",
     "conf": "core",
     "signals": "core",

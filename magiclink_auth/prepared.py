@@ -1,0 +1,237 @@
+"""Hot-path queries compiled once per database, then run with new values.
+
+Building a queryset and compiling it to SQL costs more CPU than running it does on a small indexed lookup
+(bench/profile_signin.py: a third of a verify's CPU went to building and compiling the link's
+``select_related`` query). A prepared query is built once per database alias with marker values in place
+of the real ones and compiled once; each call then only substitutes its values (each prepared for the
+database by its field, as the ORM prepares it) and executes. The SQL is the ORM's own, and the rows become
+objects through the queryset's own iterable (converters, ``select_related``), so a caller gets what the
+queryset would have given it.
+
+A query whose compiled parameters do not hold each marker exactly once stays on the ordinary ORM path:
+slower, never different.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import weakref
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.db.models.sql import UpdateQuery
+from django.db.models.sql.constants import ROW_COUNT
+
+__all__ = ["Prepared", "PreparedInsert", "PreparedUpdate"]
+
+_MARKER_TIME = datetime(1901, 1, 1, tzinfo=UTC)
+
+
+class _Query:
+    """The template's query, answering ``get_compiler`` with the compiler of one call."""
+
+    def __init__(self, query, compiler):
+        self._query = query
+        self._compiler = compiler
+
+    def get_compiler(self, using=None, connection=None, elide_empty=True):
+        return self._compiler
+
+    def __getattr__(self, name):
+        return getattr(self._query, name)
+
+
+class _Compiled:
+    def __init__(self, queryset, compiler, sql: str, params: tuple, positions: dict[str, int], many: bool):
+        self.queryset = queryset
+        self.many = many  # an INSERT's compiler gives a list of statements (here one)
+        self.compiler = compiler
+        self.sql = sql
+        self.params = params
+        self.positions = positions
+        # Converters hold the connection's own methods: kept per connection (one per thread).
+        self.converters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class Prepared:
+    """A read: ``build(**values)`` returns the queryset; ``fields`` names, for each value, the model field
+    it is compared with (it is prepared for the database as that field prepares it).
+
+        by_hash = Prepared(lambda token_hash: PendingLink.objects.filter(token_hash=token_hash),
+                           token_hash=(PendingLink, "token_hash"))
+        by_hash.objects(token_hash="ab12...")     # [<PendingLink>] or []
+    """
+
+    def __init__(self, build: Callable[..., Any], **fields: tuple[Any, str]):
+        self._build = build
+        self._fields = {name: model._meta.get_field(field) for name, (model, field) in fields.items()}
+        self._model = next(iter(fields.values()))[0]
+        self._compiled: dict[str, _Compiled | None] = {}
+        self._lock = threading.Lock()
+
+    write = False
+
+    def _marker(self, name: str, index: int):
+        field = self._fields[name]
+        kind = (field.target_field if field.is_relation else field).get_internal_type()
+        if kind == "DateTimeField":
+            return _MARKER_TIME.replace(microsecond=index + 1)
+        if kind in {"CharField", "TextField"}:
+            return f"\x1emagiclink-prepared-{index}\x1e"
+        if kind in {"AutoField", "BigAutoField", "IntegerField", "BigIntegerField", "PositiveIntegerField"}:
+            return -987_654_321 - index
+        raise TypeError(f"Prepared: no marker for a {kind} ({name})")
+
+    def _template(self, **markers):
+        """(the queryset the rows come through, the query to compile)."""
+        queryset = self._build(**markers)
+        return queryset, queryset.query
+
+    def _compile(self, alias: str) -> _Compiled | None:
+        markers = {name: self._marker(name, index) for index, name in enumerate(self._fields)}
+        queryset, query = self._template(**markers)
+        connection = connections[alias]
+        compiler = query.get_compiler(using=alias)
+        statements = compiler.as_sql()
+        many = isinstance(statements, list)
+        if many and len(statements) != 1:
+            return None
+        sql, params = statements[0] if many else statements
+        params = tuple(params)
+        positions = {}
+        for name, marker in markers.items():
+            prepared = self._fields[name].get_db_prep_value(marker, connection, prepared=False)
+            found = [index for index, value in enumerate(params) if value == prepared]
+            if len(found) != 1:
+                return None
+            positions[name] = found[0]
+        return _Compiled(queryset, compiler, sql, params, positions, many)
+
+    def _prepared(self, using: str | None) -> tuple[str, _Compiled | None]:
+        alias = using or (router.db_for_write(self._model) if self.write else router.db_for_read(self._model))
+        try:
+            return alias, self._compiled[alias]
+        except KeyError:
+            with self._lock:
+                if alias not in self._compiled:
+                    self._compiled[alias] = self._compile(alias)
+            return alias, self._compiled[alias]
+
+    def _compiler(self, compiled: _Compiled, alias: str, values: dict):
+        connection = connections[alias]
+        params = list(compiled.params)
+        for name, position in compiled.positions.items():
+            params[position] = self._fields[name].get_db_prep_value(values[name], connection, prepared=False)
+        compiler = copy.copy(compiled.compiler)
+        compiler.connection = connection
+        statement = (compiled.sql, tuple(params))
+        answer = [statement] if compiled.many else statement
+        compiler.as_sql = lambda *args, **kwargs: answer
+        get_converters = compiled.compiler.__class__.get_converters
+
+        def converters(expressions):
+            try:
+                return compiled.converters[connection]
+            except KeyError:
+                found = compiled.converters[connection] = get_converters(compiler, expressions)
+                return found
+
+        compiler.get_converters = converters
+        return compiler
+
+    def objects(self, *, using: str | None = None, **values) -> list:
+        """The rows of the query with ``values``, as its queryset would give them (models, tuples...)."""
+        alias, compiled = self._prepared(using)
+        if compiled is None:
+            return list(self._build(**values).using(alias))
+        # A shallow copy by hand: copy.copy would pickle the queryset's state, which evaluates it.
+        template = compiled.queryset
+        queryset = template.__class__.__new__(template.__class__)
+        queryset.__dict__.update(template.__dict__)
+        queryset._db = alias
+        queryset._result_cache = None
+        queryset._query = _Query(compiled.queryset.query, self._compiler(compiled, alias, values))
+        return list(queryset._iterable_class(queryset))
+
+
+class PreparedUpdate(Prepared):
+    """``queryset.update(**changes)``, prepared: ``build(**values)`` returns ``(queryset, changes)``.
+
+        void = PreparedUpdate(lambda pk, now: (PendingLink.objects.filter(pk=pk), {"voided_at": now}),
+                              pk=(PendingLink, "id"), now=(PendingLink, "voided_at"))
+        void.update(pk=7, now=timezone.now())    # rows changed, as ``update`` counts them
+    """
+
+    write = True
+
+    def __init__(self, build: Callable[..., Any], **fields: tuple[Any, str]):
+        super().__init__(build, **fields)
+        self._readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _template(self, **markers):
+        queryset, changes = self._build(**markers)
+        query = queryset.query.chain(UpdateQuery)  # as QuerySet.update builds it
+        query.add_update_values(changes)
+        query.annotations = {}
+        return queryset, query
+
+    def update(self, *, using: str | None = None, **values) -> int:
+        alias, compiled = self._prepared(using)
+        if compiled is None:
+            queryset, changes = self._build(**values)
+            return queryset.using(alias).update(**changes)
+        compiler = self._compiler(compiled, alias, values)
+        with transaction.mark_for_rollback_on_error(using=alias):
+            return compiler.execute_sql(ROW_COUNT)
+
+    def returning(self, *, using: str | None = None, **values) -> list:
+        """``update`` returning the rows it changed, as model instances, in one statement
+        (``UPDATE ... RETURNING``: PostgreSQL, SQLite 3.35+; the caller checks the database can)."""
+        alias, compiled = self._prepared(using)
+        connection = connections[alias]
+        if compiled is None:
+            queryset, changes = self._build(**values)
+            query = queryset.query.chain(UpdateQuery)
+            query.add_update_values(changes)
+            sql, params = query.get_compiler(alias).as_sql()
+        else:
+            sql, params = self._compiler(compiled, alias, values).as_sql()
+        model = self._model
+        fields = model._meta.concrete_fields
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in fields)
+        with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
+            cursor.execute(f"{sql} RETURNING {columns}", params)
+            rows = cursor.fetchall()
+        if not rows:
+            return []
+        try:
+            reader, converters = self._readers[connection]
+        except KeyError:  # converters hold the connection's methods: kept per connection
+            reader = model._base_manager.db_manager(alias).all().query.get_compiler(alias)
+            converters = reader.get_converters([field.get_col(model._meta.db_table) for field in fields])
+            self._readers[connection] = reader, converters
+        if converters:
+            rows = reader.apply_converters(rows, converters)
+        names = [field.attname for field in fields]
+        return [model.from_db(alias, names, tuple(row)) for row in rows]
+
+
+class PreparedInsert(Prepared):
+    """An ``InsertQuery`` of one row (an upsert, say), prepared: ``build(**values)`` returns the query, its
+    values inserted (``query.insert_values``), as ``bulk_create`` builds it."""
+
+    write = True
+
+    def _template(self, **markers):
+        return None, self._build(**markers)
+
+    def execute(self, *, using: str | None = None, **values) -> None:
+        alias, compiled = self._prepared(using)
+        compiler = (self._build(**values).get_compiler(using=alias) if compiled is None
+                    else self._compiler(compiled, alias, values))
+        with transaction.mark_for_rollback_on_error(using=alias):
+            compiler.execute_sql(None)

@@ -1,0 +1,91 @@
+"""prepared.py: a query compiled once gives what its queryset gives, sends the same SQL, and falls back to
+the ORM when its markers cannot be found."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from magiclink_auth.models import LoginId, PendingLink, Profile
+from magiclink_auth.prepared import Prepared, PreparedUpdate
+from magiclink_auth.users import create_user
+
+pytestmark = pytest.mark.django_db
+
+
+def by_value(value):
+    return LoginId.objects.select_related("user__magiclink_profile").filter(value=value).order_by()[:21]
+
+
+def test_objects_match_the_queryset_and_send_the_same_sql():
+    user = create_user("email", "ada@example.com", {"name": "Ada"})
+    create_user("email", "bob@example.com", {})
+    prepared = Prepared(by_value, value=(LoginId, "value"))
+    for _ in range(2):  # compiled on the first call, reused on the second
+        with CaptureQueriesContext(connection) as fast:
+            found = prepared.objects(value="ada@example.com")
+        with CaptureQueriesContext(connection) as orm:
+            expected = list(by_value("ada@example.com"))
+        fast_sql, orm_sql = [q["sql"] for q in fast.captured_queries], [q["sql"] for q in orm.captured_queries]
+        assert fast_sql == orm_sql
+        assert found == expected and found[0].user == user
+        with CaptureQueriesContext(connection) as none:
+            assert found[0].user.magiclink_profile.name == "Ada"  # select_related: no query
+        assert not none.captured_queries
+    assert prepared.objects(value="nobody@example.com") == []
+
+
+def test_a_missing_reverse_one_to_one_reads_as_missing():
+    user = create_user("email", "ada@example.com", {})
+    Profile.objects.filter(user=user).delete()
+    entry = Prepared(by_value, value=(LoginId, "value")).objects(value="ada@example.com")[0]
+    with pytest.raises(Profile.DoesNotExist):
+        entry.user.magiclink_profile  # noqa: B018
+
+
+def test_a_query_whose_marker_is_not_in_its_parameters_falls_back_to_the_orm():
+    create_user("email", "ada@example.com", {})
+    # The marker goes through lower(): the compiled parameters do not hold it as given.
+    prepared = Prepared(lambda value: LoginId.objects.filter(value__iexact=value.upper()), value=(LoginId, "value"))
+    assert [e.value for e in prepared.objects(value="ada@example.com")] == ["ada@example.com"]
+    assert prepared._compiled[next(iter(prepared._compiled))] is None
+
+
+def _link(login_id="ada@example.com", **fields):
+    now = timezone.now()
+    return PendingLink.objects.create(token_hash=login_id.ljust(64, "0")[:64], purpose="signin", method="email",
+                                      login_id=login_id, target=login_id, created_at=now,
+                                      expires_at=now + timedelta(minutes=10), **fields)
+
+
+def test_update_and_returning():
+    first, second = _link("a@example.com"), _link("b@example.com")
+    later = timezone.now() + timedelta(hours=1)
+    bump = PreparedUpdate(
+        lambda pk, at: (PendingLink.objects.filter(pk=pk), {"delivery_next_attempt_at": at,
+                                                            "delivery_attempts": F("delivery_attempts") + 1}),
+        pk=(PendingLink, "id"), at=(PendingLink, "delivery_next_attempt_at"),
+    )
+    assert bump.update(pk=first.pk, at=later) == 1
+    assert bump.update(pk=-1, at=later) == 0
+    if connection.vendor == "sqlite" or connection.vendor == "postgresql":
+        [returned] = bump.returning(pk=second.pk, at=later)
+        assert returned.pk == second.pk and returned.delivery_attempts == 1
+        assert returned.delivery_next_attempt_at == later and returned.expires_at == second.expires_at
+    first.refresh_from_db()
+    assert (first.delivery_attempts, first.delivery_next_attempt_at) == (1, later)
+
+
+def test_an_upsert_inserts_then_updates_its_row():
+    from magiclink_auth.models import LinkLock
+    from magiclink_auth.tokens import lock
+
+    with CaptureQueriesContext(connection) as queries:
+        lock("email:ada@example.com")
+    first = LinkLock.objects.get().locked_at
+    lock("email:ada@example.com")
+    assert LinkLock.objects.get().locked_at >= first and LinkLock.objects.count() == 1
+    assert len(queries.captured_queries) == 1 and "ON CONFLICT" in queries.captured_queries[0]["sql"]
