@@ -54,6 +54,25 @@ def test_a_query_whose_marker_is_not_in_its_parameters_falls_back_to_the_orm():
     assert prepared._compiled[next(iter(prepared._compiled))] is None
 
 
+def test_a_value_of_a_kind_it_has_no_marker_for_falls_back_to_the_orm():
+    """A site's own field types (its user model's primary key, say) cannot break a sign-in: such a query runs
+    on the ORM, as before."""
+    create_user("email", "ada@example.com", {})
+    LoginId.objects.update(verified=True)
+    prepared = Prepared(lambda verified: LoginId.objects.filter(verified=verified), verified=(LoginId, "verified"))
+    assert [e.value for e in prepared.objects(verified=True)] == ["ada@example.com"]
+    assert prepared._compiled[next(iter(prepared._compiled))] is None
+
+
+def test_the_login_ids_of_a_user_are_read_prepared_whatever_its_primary_key():
+    """The UUID primary key of tests/custom_user (pytest --ds=tests.custom_user.settings) has a marker too."""
+    user = create_user("email", "ada@example.com", {})
+    prepared = Prepared(lambda user: LoginId.objects.filter(user=user).values_list("value", flat=True),
+                        user=(LoginId, "user"))
+    assert prepared.objects(user=user.pk) == ["ada@example.com"]
+    assert prepared._compiled[next(iter(prepared._compiled))] is not None
+
+
 def _link(login_id="ada@example.com", **fields):
     now = timezone.now()
     return PendingLink.objects.create(token_hash=login_id.ljust(64, "0")[:64], purpose="signin", method="email",
