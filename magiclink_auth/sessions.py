@@ -34,6 +34,7 @@ logger = logging.getLogger("magiclink_auth")
 # Where a Django session opened by the landing page keeps the id of the magic-link session it signed in with.
 DJANGO_SESSION_KEY = "magiclink_session_id"
 
+
 @dataclass(frozen=True)
 class IssuedTokens:
     session: RefreshSession

@@ -10,7 +10,6 @@ binds links to it and hands sessions over). Here:
 from __future__ import annotations
 
 import secrets
-import uuid
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -19,18 +18,14 @@ from .. import jwts
 from ..conf import app_settings
 from ..cookies import cookie_names, set_browser_cookie
 from ..crossdevice import Opener, browser_id
-from ..models import BrowserLogin, PendingLink, RefreshSession
-from ..sessions import DJANGO_SESSION_KEY
+from ..models import BrowserLogin, PendingLink
+from ..sessions import DJANGO_SESSION_KEY, is_live
 from ..tokens import hash_token
 
 __all__ = [
     "browser_id", "ensure_browser_cookie", "opener", "record_confirm", "replay_session", "confirmed_elsewhere",
-    "remember_session", "SESSION_KEY",
+    "remember_session",
 ]
-
-# Where the Django session keeps the id of the magic-link session this browser signed in with: the landing
-# page knows from it that a browser is signed in with the session that asked for an account change.
-SESSION_KEY = DJANGO_SESSION_KEY
 
 
 def ensure_browser_cookie(request: HttpRequest, response: HttpResponse) -> None:
@@ -40,7 +35,9 @@ def ensure_browser_cookie(request: HttpRequest, response: HttpResponse) -> None:
 
 
 def remember_session(request: HttpRequest, session) -> None:
-    request.session[SESSION_KEY] = str(session.pk)
+    # The landing page knows from it that a browser is signed in with the session that asked for an account
+    # change; the middleware, that the Django login still stands for a live session.
+    request.session[DJANGO_SESSION_KEY] = str(session.pk)
 
 
 def opener(request: HttpRequest, number: str = "") -> Opener:
@@ -52,20 +49,16 @@ def opener(request: HttpRequest, number: str = "") -> Opener:
 def _signed_in(request: HttpRequest) -> tuple[str, object]:
     """The live magic-link session of this browser and its user: from the Django session the landing page
     opened, else from the refresh cookie (sent on same-site requests only: it is SameSite=Strict)."""
-    if request.user.is_authenticated and request.session.get(SESSION_KEY):
-        return request.session[SESSION_KEY], request.user.pk
+    if request.user.is_authenticated and request.session.get(DJANGO_SESSION_KEY):
+        return request.session[DJANGO_SESSION_KEY], request.user.pk
     refresh_jwt = request.COOKIES.get(cookie_names()[1])
     if refresh_jwt:
         try:
             claims = jwts.decode(refresh_jwt, jwts.REFRESH)
-            sid = uuid.UUID(str(claims.get("sid")))
-        except (jwts.InvalidJWT, ValueError):
-            sid = None
-        session = RefreshSession.objects.filter(
-            pk=sid, user_id=claims["sub"], revoked_at=None, expires_at__gt=timezone.now(),
-        ).first() if sid else None
-        if session is not None:
-            return str(session.pk), session.user_id
+        except jwts.InvalidJWT:
+            claims = {}
+        if claims and is_live(claims.get("sid"), claims.get("sub")):
+            return str(claims["sid"]), claims["sub"]
     return "", request.user.pk if request.user.is_authenticated else None
 
 
