@@ -172,3 +172,23 @@ def test_a_person_signs_in_in_chromium_and_the_waiting_tab_polls_quietly(site):
         finally:
             browser.close()
     assert "Unauthorized" not in "".join(site.output)
+
+
+def test_a_superuser_the_site_had_before_signs_in_into_their_own_account(site):
+    """An existing user of the startproject site (``createsuperuser``, no login ID) signs in by the address
+    on their row through README's SDK snippets, and lands in that account, still staff: no second user."""
+    env = {"DJANGO_SUPERUSER_PASSWORD": "unused-by-magic-links", "DJANGO_SUPERUSER_EMAIL": "Boss@Example.com",
+           "DJANGO_SUPERUSER_USERNAME": "boss"}
+    made = subprocess.run([sys.executable, "manage.py", "createsuperuser", "--noinput"], cwd=site.folder,
+                          env={**site.env, **env}, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    namespace: dict = {}
+    before = len(site.links())
+    exec(site.ours(snippet("sdk-start")).replace("ada@example.com", "boss@example.com"), namespace)
+    namespace["token"] = re.search(r"[?&]t=([^&]+)", site.next_link(before)).group(1)
+    exec(site.ours(snippet("sdk-verify")), namespace)
+    assert namespace["jwt_response"]["user"]["loginIds"] == ["boss@example.com"]
+    users = site.manage("shell", "-c", "from django.contrib.auth.models import User; print([(u.username, "
+                        "u.is_staff, u.is_superuser) for u in User.objects.filter(email__iexact='boss@example.com')])")
+    assert users.returncode == 0, users.stderr
+    assert users.stdout.strip().splitlines()[-1] == "[('boss', True, True)]"
