@@ -14,6 +14,7 @@ from typing import Any
 from .conf import app_settings
 from .identifiers import EMAIL, SMS, mask
 from .models import AuditEvent
+from .prepared import PreparedCreate
 from .signals import ALL_SIGNALS, Event
 
 __all__ = ["record", "redact", "connect", "sign_in_history"]
@@ -55,6 +56,9 @@ def _masked(method: str, address: str) -> str:
         return ""
 
 
+_AUDIT_ROW = PreparedCreate(AuditEvent)
+
+
 def record(
     event: Event,
     *,
@@ -83,7 +87,7 @@ def record(
         ip = link.requester_ip
     if ip is None and session is not None:
         ip = session.ip
-    return AuditEvent.objects.create(
+    return _AUDIT_ROW.create(
         event=event,
         user_id=user_id,
         link_id=getattr(link, "pk", None),

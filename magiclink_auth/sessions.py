@@ -22,6 +22,7 @@ from .adapter import get_adapter
 from .conf import app_settings
 from .errors import ErrorKey, MagicLinkError
 from .models import RefreshSession, RevokeReason
+from .prepared import PreparedCreate
 from .users import is_disabled
 
 __all__ = [
@@ -69,13 +70,16 @@ def issue_tokens(session: RefreshSession, user) -> IssuedTokens:
     return IssuedTokens(session, session_jwt, refresh_jwt, session.expires_at)
 
 
+_SESSION_ROW = PreparedCreate(RefreshSession)
+
+
 def open_session(
     user, *, amr: list[str], claims: dict[str, Any], ip: str | None, user_agent: str
 ) -> RefreshSession:
     """Store a new session, without its JWTs yet: ``issue_tokens`` signs them, which verify does after its
     transaction commits (the claims' queries and two RSA signatures need no lock on the link)."""
     now = timezone.now()
-    session = RefreshSession.objects.create(
+    session = _SESSION_ROW.create(
         user=user,
         current_jti=jwts.new_jti(),
         amr=amr,

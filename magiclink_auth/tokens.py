@@ -29,7 +29,7 @@ from django.utils import timezone
 from .conf import app_settings
 from .errors import ErrorKey, InvalidLink
 from .models import LinkLock, PendingLink
-from .prepared import Prepared, PreparedInsert, PreparedUpdate
+from .prepared import Prepared, PreparedCreate, PreparedInsert, PreparedUpdate
 
 __all__ = ["hash_token", "lock", "new_token", "create_link", "find_link", "consume", "link_lifetime"]
 
@@ -86,6 +86,9 @@ def _void(*, strangers_only: bool):
 _VOID_ALL, _VOID_STRANGERS = _void(strangers_only=False), _void(strangers_only=True)
 
 
+_LINK_ROW = PreparedCreate(PendingLink)
+
+
 def create_link(*, token: str | None = None, **fields) -> tuple[PendingLink, str]:
     """Store a pending link and return it with its token, which exists nowhere else from here on.
 
@@ -96,7 +99,7 @@ def create_link(*, token: str | None = None, **fields) -> tuple[PendingLink, str
     void = _VOID_ALL if fields.get("requester_known") else _VOID_STRANGERS
     void.update(login_id=fields["login_id"], purpose=fields["purpose"], now=now)
     token = token or new_token()
-    link = PendingLink.objects.create(
+    link = _LINK_ROW.create(
         token_hash=hash_token(token), created_at=now, expires_at=now + link_lifetime(), **fields
     )
     return link, token

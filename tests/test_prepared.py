@@ -9,8 +9,8 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from magiclink_auth.models import LoginId, PendingLink, Profile
-from magiclink_auth.prepared import Prepared, PreparedUpdate
+from magiclink_auth.models import AuditEvent, LoginId, PendingLink, Profile, RefreshSession
+from magiclink_auth.prepared import Prepared, PreparedCreate, PreparedUpdate
 from magiclink_auth.users import create_user
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +108,58 @@ def test_an_upsert_inserts_then_updates_its_row():
     lock("email:ada@example.com")
     assert LinkLock.objects.get().locked_at >= first and LinkLock.objects.count() == 1
     assert len(queries.captured_queries) == 1 and "ON CONFLICT" in queries.captured_queries[0]["sql"]
+
+
+def _audit_values(**extra):
+    return {"event": "link_sent", "created_at": timezone.now(), "link_id": 7, "method": "email",
+            "target": "a***@example.com", "reason": "sent", "ip": "::ffff:10.0.0.1", "data": {"provider": "x"},
+            **extra}
+
+
+def test_create_writes_the_row_the_orm_writes_with_its_sql_and_signals(monkeypatch):
+    from django.db.models.signals import post_save, pre_save
+
+    user = create_user("email", "ada@example.com", {})
+    prepared = PreparedCreate(AuditEvent)
+    seen = []
+
+    def receiver(signal, sender, instance, **kwargs):
+        seen.append((signal, instance.pk, kwargs.get("created")))
+
+    pre_save.connect(receiver, sender=AuditEvent)
+    post_save.connect(receiver, sender=AuditEvent)
+    try:
+        for _ in range(2):  # compiled on the first call, reused on the second
+            values = _audit_values(user=user)
+            with CaptureQueriesContext(connection) as fast:
+                made = prepared.create(**values)
+            with CaptureQueriesContext(connection) as orm:
+                expected = AuditEvent.objects.create(**values)
+            assert [q["sql"] for q in fast.captured_queries] == [q["sql"] for q in orm.captured_queries]
+            assert made.pk is not None and made.pk != expected.pk and not made._state.adding
+            assert seen[-4:] == [(pre_save, None, None), (post_save, made.pk, True),
+                                 (pre_save, None, None), (post_save, expected.pk, True)]
+            stored = AuditEvent.objects.filter(pk__in=[made.pk, expected.pk]).values(
+                "event", "created_at", "user", "link_id", "session_id", "method", "target", "reason", "ip", "data")
+            assert len(stored) == 2 and stored[0] == stored[1]
+    finally:
+        pre_save.disconnect(receiver, sender=AuditEvent)
+        post_save.disconnect(receiver, sender=AuditEvent)
+
+
+def test_create_with_a_primary_key_of_its_own_and_no_returned_columns():
+    """A model whose key the object makes (a session's UUID): nothing is read back, the key is the object's."""
+    from magiclink_auth.sessions import open_session
+
+    user = create_user("email", "ada@example.com", {})
+    session = open_session(user, amr=["email"], claims={"k": 1}, ip=None, user_agent="test")
+    stored = RefreshSession.objects.get(pk=session.pk)
+    assert (stored.user, stored.amr, stored.claims, stored.current_jti) == (user, ["email"], {"k": 1},
+                                                                           session.current_jti)
+
+
+def test_create_of_an_expression_falls_back_to_the_orm():
+    from django.db.models.functions import Now
+
+    made = PreparedCreate(AuditEvent).create(**_audit_values(created_at=Now()))
+    assert AuditEvent.objects.get(pk=made.pk).created_at is not None
