@@ -133,6 +133,9 @@ def issue_link(
     choice = enchanted.new_numbers() if options.enchanted else None
     if choice:
         extra_options = {**(extra_options or {}), enchanted.OPTION: choice}
+    # Sealed before the transaction: on SQLite it holds the database's write lock, which the work in it
+    # keeps every other writer waiting for.
+    delivery = delivery_fields(add_token(redirect_uri, token), context, refusal=refusal)
     try:
         # One transaction, one commit: the lock, the older links voided, the link with its delivery state,
         # the audit row of link_requested (its receivers run inside: a failing one leaves no half-made link).
@@ -158,7 +161,7 @@ def issue_link(
                 requester_user_agent=meta.user_agent[:512],
                 limit_key=who.key,
                 requester_known=who.known,
-                **delivery_fields(add_token(redirect_uri, token), context, refusal=refusal),
+                **delivery,
             )
             if choice:
                 enchanted.add_decoys(link, token)

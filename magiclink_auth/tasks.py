@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,8 +34,10 @@ from django.utils import timezone
 
 try:
     from django.tasks import task
+    from django.tasks.backends.immediate import ImmediateBackend
 except ImportError:  # Django < 6.0
     from django_tasks import task
+    from django_tasks.backends.immediate import ImmediateBackend
 
 from . import enchanted, signals
 from .conf import app_settings
@@ -81,6 +84,11 @@ def message_context(method: str, target: str, *, name: str, template_options: di
 def delivery_fields(url: str, context: dict, *, refusal: str = "") -> dict:
     """What a new link stores for its delivery, written in the link's own INSERT (``create_link``).
 
+    When the task backend runs tasks in the request (``ImmediateBackend``), the link is stored already claimed
+    for its first attempt, as ``_claim`` would leave it: the attempt right after the commit needs no claim of
+    its own (an UPDATE, and a commit, fewer), and ``magiclink_retry_deliveries`` leaves it alone until the
+    claim times out, as it would a claimed link.
+
     With ``refusal`` (an enumeration-safe answer that must send nothing) the link is born void and failed with
     the reason, in the same INSERT: the same statements run, so the answer takes as long, and the task
     enqueued finds nothing to send.
@@ -89,13 +97,28 @@ def delivery_fields(url: str, context: dict, *, refusal: str = "") -> dict:
     if refusal:
         return {"delivery_status": Delivery.FAILED, "delivery_error": refusal[:512], "voided_at": now,
                 "delivery_sealed_url": "", "delivery_next_attempt_at": None, "delivery_context": context}
-    return {"delivery_status": Delivery.QUEUED, "delivery_sealed_url": seal(url), "delivery_context": context,
-            "delivery_next_attempt_at": now}
+    fields = {"delivery_status": Delivery.QUEUED, "delivery_sealed_url": seal(url), "delivery_context": context,
+              "delivery_next_attempt_at": now}
+    if delivers_in_request():
+        fields.update(delivery_attempts=1, delivery_next_attempt_at=now + app_settings.DELIVERY_CLAIM_TIMEOUT)
+    return fields
+
+
+def delivers_in_request() -> bool:
+    """Whether the delivery task runs in the process that enqueues it, before ``enqueue`` returns."""
+    try:
+        return isinstance(deliver_link.using(queue_name=app_settings.DELIVERY_QUEUE).get_backend(), ImmediateBackend)
+    except Exception:  # a misconfigured backend: enqueue answers 503 (E011205)
+        return False
+
+
+# The links claimed in their INSERT (delivery_fields) that this thread is handing to the task it enqueues.
+_in_hand = threading.local()
 
 
 def queue_delivery(link: PendingLink) -> None:
     """Enqueue the delivery of a link stored with ``delivery_fields``, once the transaction commits."""
-    transaction.on_commit(lambda: _enqueue_or_refuse(link.pk))
+    transaction.on_commit(lambda: _enqueue_or_refuse(link.pk, claimed=link if link.delivery_attempts else None))
 
 
 def enqueue_or_refuse(queued_task, *args) -> None:
@@ -107,13 +130,18 @@ def enqueue_or_refuse(queued_task, *args) -> None:
         raise Unavailable(ErrorKey.TASK_BACKEND_UNAVAILABLE) from exc
 
 
-def _enqueue_or_refuse(link_id: int) -> None:
+def _enqueue_or_refuse(link_id: int, claimed: PendingLink | None = None) -> None:
+    links = _in_hand.__dict__.setdefault("links", {})
+    if claimed is not None:
+        links[link_id] = claimed  # taken by deliver() in this thread, before enqueue returns
     try:
         enqueue_or_refuse(deliver_link.using(queue_name=app_settings.DELIVERY_QUEUE), link_id)
     except Unavailable as refused:
         # The start call answers 503 and its caller asks again; this link is never sent, and says why.
         _give_up(PendingLink(pk=link_id), f"The task queue refused the delivery ({type(refused.__cause__).__name__})")
         raise
+    finally:
+        links.pop(link_id, None)
 
 
 def _enqueue(link_id: int, run_after: datetime | None = None) -> None:
@@ -206,7 +234,7 @@ def _unusable(link: PendingLink) -> str:
 def deliver(link_id: int) -> str:
     """One delivery attempt of a due link: ``"sent"``, ``"retry"``, ``"gave_up"``, ``"cancelled"`` or
     ``"skipped"``."""
-    link = _claim(link_id)
+    link = getattr(_in_hand, "links", {}).pop(link_id, None) or _claim(link_id)
     if link is None:
         return SKIPPED
     if reason := _unusable(link):

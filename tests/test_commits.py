@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import django
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -133,3 +134,22 @@ def test_without_the_claims_cache_a_verify_asks_for_roles_and_permissions(api, r
     settings.MAGICLINK_AUTH = {**settings.MAGICLINK_AUTH, "CLAIMS_CACHE": None}
     counted = verify_counted(api, outbox, monkeypatch)
     assert counted.commits == 1 and len(roles_sql(counted)) == 2, str(counted)
+
+
+def test_delivered_in_the_request_a_link_is_claimed_by_its_insert(api, returning_user, monkeypatch, outbox, settings):
+    """The immediate task backend (the default) runs the delivery right after the commit: the link is stored
+    claimed for that attempt, so no claim UPDATE runs, and the start call commits twice, the link and the
+    outcome with its audit row."""
+    package = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+    settings.TASKS = {"default": {"BACKEND": f"{package}.backends.immediate.ImmediateBackend"}}
+    with counting(monkeypatch) as counted:
+        assert sign_in(api).status_code == 200
+    assert counted.commits == 2, str(counted)
+    link_updates = [sql for sql in counted.statements
+                    if sql.lstrip().upper().startswith("UPDATE") and "magiclink_auth_pendinglink" in sql]
+    assert len(link_updates) == 2 and "voided_at" in link_updates[0] and "delivery_sent_at" in link_updates[1]
+    assert not any("delivery_attempts" in sql for sql in link_updates), str(counted)
+    assert [m.recipient for m in outbox] == ["ada@example.com"]
+    link = PendingLink.objects.latest("pk")
+    assert (link.delivery_status, link.delivery_attempts, link.delivery_next_attempt_at) == ("sent", 1, None)
+    assert AuditEvent.objects.filter(event="link_sent", link_id=link.pk).count() == 1

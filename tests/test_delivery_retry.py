@@ -238,6 +238,21 @@ def test_an_attempt_in_progress_is_not_sent_twice(api, providers, settings):
     assert len(mail.outbox) == 1
 
 
+def test_a_link_whose_attempt_in_the_request_died_is_sent_once_when_its_claim_times_out(api, providers, settings,
+                                                                                      clock, monkeypatch):
+    """Delivered in the request (the immediate backend), a link is stored claimed for the attempt that follows its
+    commit. A process that dies between the commit and the send leaves it claimed: the command leaves it alone
+    while the claim holds, as it would any attempt in progress, then sends it, once."""
+    monkeypatch.setattr("magiclink_auth.tasks._enqueue_or_refuse", lambda link_id, claimed=None: None)
+    assert api.post("/v1/auth/magiclink/signup-in/email", {"loginId": EMAILS[0]}).status_code == 200
+    link = PendingLink.objects.get()
+    assert (link.delivery_status, link.delivery_attempts) == ("queued", 1) and mail.outbox == []
+    assert retry_command().startswith("nothing due")
+    clock.shift(settings.MAGICLINK_AUTH.get("DELIVERY_CLAIM_TIMEOUT", timedelta(minutes=2)) + timedelta(seconds=1))
+    assert retry_command().startswith("sent 1;") and retry_command().startswith("nothing due")
+    assert [message.to for message in mail.outbox] == [[EMAILS[0]]]
+
+
 # The worker closes "old" database connections between tasks, as a long-running process must; inside a test's
 # transaction that would close the test's connection, so these tests commit for real.
 @pytest.mark.django_db(transaction=True)
