@@ -56,7 +56,25 @@ PRODUCTION = os.environ.get("BENCH_PRODUCTION") == "1"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 USERS_PER_CONNECTION = 50
 WORKERS = 2
+# The process groups of each site's server side, by URL (gunicorn; ours' db_worker joins its site's).
+GROUPS: dict[str, list[int]] = {}
 PACKAGES = {"sesame": "django-sesame", "magic_link": "django-magic-link", "allauth": "django-allauth"}
+
+
+def cpu_seconds(groups: list[int]) -> float:
+    """User + system CPU of every live process in the process groups ``groups`` (a gunicorn master and its
+    workers; the db_worker), from /proc: what the server side spent, whatever wrk spent."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) in groups:  # pgrp
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def free_port() -> int:
@@ -90,6 +108,7 @@ def gunicorn(app: str, env: dict, cwd: Path, log: Path, workers: int = WORKERS):
                 time.sleep(0.2)
         else:
             raise RuntimeError(f"gunicorn did not come up: {log.read_text()[-2000:]}")
+        GROUPS.setdefault(f"http://127.0.0.1:{port}", []).append(process.pid)
         yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -102,16 +121,20 @@ def wrk(url: str, env: dict, seconds: int = SECONDS) -> dict:
     time.sleep(1)
     for stale in Path(env["BENCH_MAILBOX"]).iterdir():
         stale.unlink()
+    groups = GROUPS.get(url, [])
+    cpu_before = cpu_seconds(groups)
     command = ["wrk", "-t", str(CONNECTIONS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "10s",
                "-s", str(harness.BENCH_DIR / "throughput.lua"), url]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(groups) - cpu_before
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     total = int(re.search(r"(\d+) requests in", output).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)
     latency = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
-    return {"rate": rate, "total": total, "bad": int(bad.group(1)) if bad else 0,
-            "sign_ins": int(re.search(r"sign-ins: (\d+)", output).group(1)),
+    sign_ins = int(re.search(r"sign-ins: (\d+)", output).group(1))
+    return {"rate": rate, "total": total, "bad": int(bad.group(1)) if bad else 0, "sign_ins": sign_ins,
+            "cpu_ms": cpu / sign_ins * 1000 if sign_ins else 0.0,
             "missing": int(re.search(r"missing links: (\d+)", output).group(1)),
             "socket_errors": errors.group(1) if errors else "none", "latency": latency.group(1)}
 
@@ -119,7 +142,8 @@ def wrk(url: str, env: dict, seconds: int = SECONDS) -> dict:
 def report(name: str, result: dict) -> None:
     print(f"   {name:<16} {result['sign_ins'] / SECONDS:7.1f} sign-ins/s, {result['rate']:7.1f} req/s "
           f"({result['total']} requests, {result['sign_ins']} sign-ins completed, mean latency "
-          f"{result['latency']}, non-2xx/3xx: {result['bad']}, links missing: {result['missing']}, "
+          f"{result['latency']}, server CPU {result['cpu_ms']:.1f} ms per sign-in, "
+          f"non-2xx/3xx: {result['bad']}, links missing: {result['missing']}, "
           f"socket errors: {result['socket_errors']})")
 
 
@@ -169,11 +193,14 @@ def magiclink_site(mailbox: Path):
         env["REDIS_URL"] = REDIS_URL  # the example site's cache, and so THROTTLE_CACHE
     env["BENCH_DB_NAME" if connection.vendor == "postgresql" else "BENCH_SQLITE_PATH"] = str(database)
     with ExitStack() as stack:
+        worker = None
         if PRODUCTION:
-            worker = [sys.executable, "-m", "django", "db_worker", "--interval", "0.05", "--no-startup-delay"]
-            stack.enter_context(background(worker, env, harness.ROOT, harness.TMP / "db-worker.log"))
+            command = [sys.executable, "-m", "django", "db_worker", "--interval", "0.05", "--no-startup-delay"]
+            worker = stack.enter_context(background(command, env, harness.ROOT, harness.TMP / "db-worker.log"))
         url = stack.enter_context(gunicorn("example_project.wsgi", env, harness.ROOT,
                                            harness.TMP / "magiclink-gunicorn.log"))
+        if worker is not None:
+            GROUPS[url].append(worker.pid)  # the delivery work counts as the site's
         yield lambda **kw: wrk(url, {**env, "BENCH_SITE": "magiclink", "BENCH_ASYNC": "1" if PRODUCTION else "0",
                                 "BENCH_PROJECT_ID": settings.MAGICLINK_AUTH["PROJECT_ID"],
                                 "BENCH_USERS_PER_THREAD": str(USERS_PER_CONNECTION)}, **kw)
@@ -281,6 +308,9 @@ def main() -> None:
         target = "reference" if peer == "sesame" else ">= 1.0"
         line = harness.verdict(f"ratio (magiclink / {peer} sign-ins/s)", ratio, target, ratio >= 1.0)
         print("   " + (line.rsplit("   ", 1)[0] if peer == "sesame" else line))
+    cpu = {name: sorted(r["cpu_ms"] for r in results)[(len(results) - 1) // 2] for name, results in rounds.items()}
+    print("   server CPU per sign-in (gunicorn master and workers, ours' db_worker; median of rounds): "
+          + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items()))
 
 
 if __name__ == "__main__":
