@@ -119,7 +119,7 @@ class PendingLink(models.Model):
     purpose = models.CharField(max_length=12, choices=Purpose.choices)
     method = models.CharField(max_length=5, choices=Method.choices)
     # The normalised login ID the link is for, and the stored address it is sent to.
-    login_id = models.CharField(max_length=254, db_index=True)
+    login_id = models.CharField(max_length=254)  # indexed first in (login_id, purpose)
     target = models.CharField(max_length=254)
     # Null for a sign-up: the user is created when the link is verified.
     user = models.ForeignKey(

@@ -21,6 +21,7 @@ import logging
 import secrets
 from datetime import timedelta
 
+from django.db import connections, router
 from django.db.models import Q
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
@@ -65,8 +66,18 @@ def lock(key: str) -> None:
 
     One statement, ``INSERT ... ON CONFLICT DO UPDATE``: it creates the row or locks the existing one, on
     PostgreSQL (row lock) and SQLite (the database's write lock) alike. Call it first in the transaction.
+    SQLite with ``transaction_mode`` IMMEDIATE (check W120) took the database's write lock when the transaction
+    began, which already holds off every other writer: there the statement is skipped.
     """
+    connection = connections[router.db_for_write(LinkLock)]
+    if connection.in_atomic_block and _holds_write_lock_from_begin(connection):
+        return
     _LOCK.execute(key=key, locked_at=timezone.now())
+
+
+def _holds_write_lock_from_begin(connection) -> bool:
+    return connection.vendor == "sqlite" and str(getattr(connection, "transaction_mode", "") or "").upper() in {
+        "IMMEDIATE", "EXCLUSIVE"}
 
 
 def new_token() -> str:

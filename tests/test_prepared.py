@@ -100,14 +100,29 @@ def test_update_and_returning():
 
 def test_an_upsert_inserts_then_updates_its_row():
     from magiclink_auth.models import LinkLock
-    from magiclink_auth.tokens import lock
+    from magiclink_auth.tokens import _LOCK
 
     with CaptureQueriesContext(connection) as queries:
-        lock("email:ada@example.com")
+        _LOCK.execute(key="email:ada@example.com", locked_at=timezone.now())
     first = LinkLock.objects.get().locked_at
-    lock("email:ada@example.com")
+    _LOCK.execute(key="email:ada@example.com", locked_at=timezone.now())
     assert LinkLock.objects.get().locked_at >= first and LinkLock.objects.count() == 1
     assert len(queries.captured_queries) == 1 and "ON CONFLICT" in queries.captured_queries[0]["sql"]
+
+
+def test_the_login_id_lock_is_the_write_lock_sqlite_took_at_begin():
+    """SQLite in IMMEDIATE mode (the example site's, W120) holds the database's write lock from BEGIN, so a
+    transaction already excludes every other writer: no lock row is written. Elsewhere, the upsert."""
+    from django.db import transaction
+
+    from magiclink_auth.models import LinkLock
+    from magiclink_auth.tokens import lock
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        lock("email:ada@example.com")
+    took_at_begin = connection.vendor == "sqlite" and connection.transaction_mode == "IMMEDIATE"
+    assert LinkLock.objects.count() == (0 if took_at_begin else 1)
+    assert len([q for q in queries.captured_queries if "linklock" in q["sql"]]) == (0 if took_at_begin else 1)
 
 
 def _audit_values(**extra):
