@@ -308,6 +308,13 @@ def main() -> None:
         target = "reference" if peer == "sesame" else ">= 1.0"
         line = harness.verdict(f"ratio (magiclink / {peer} sign-ins/s)", ratio, target, ratio >= 1.0)
         print("   " + (line.rsplit("   ", 1)[0] if peer == "sesame" else line))
+    # The machine's speed drifts over minutes (it is shared): a round's sites ran back to back, so the ratio
+    # within each round drifts less than the ratio of medians taken over the whole run.
+    for peer in (s for s in SITES if s != "magiclink" and s in rounds and "magiclink" in rounds):
+        per_round = sorted(ours["sign_ins"] / theirs["sign_ins"] if theirs["sign_ins"] else float("inf")
+                           for ours, theirs in zip(rounds["magiclink"], rounds[peer], strict=True))
+        print(f"   ratio (magiclink / {peer}) within each round: "
+              + ", ".join(f"{r:.3f}" for r in per_round) + f"; median {per_round[(len(per_round) - 1) // 2]:.3f}")
     cpu = {name: sorted(r["cpu_ms"] for r in results)[(len(results) - 1) // 2] for name, results in rounds.items()}
     print("   server CPU per sign-in (gunicorn master and workers, ours' db_worker; median of rounds): "
           + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items()))
