@@ -126,3 +126,19 @@ def test_reading_request_user_costs_one_query(client, signed_up, django_assert_n
     with django_assert_num_queries(1):
         response = MagicLinkSessionMiddleware(view)(request)
     assert response.content.decode() == f"ada@example.com {body['user']['userId']} True"
+
+
+@pytest.mark.parametrize("sub", ["deleted", "987654321", "not-a-user-id", "00000000-0000-0000-0000-000000000000"])
+def test_a_signed_session_jwt_naming_no_user_of_this_site_is_anonymous(client, signed_up, django_user_model, sub):
+    """A user deleted while their session JWT lives, or a sub of another type than the site's primary key."""
+    body = signed_up("ada@example.com")
+    if sub == "deleted":
+        sub = body["user"]["userId"]
+        django_user_model.objects.filter(pk=sub).delete()
+    session_jwt = jwts.encode(jwts.SESSION, {"sub": sub}, issued_at=timezone.now(), lifetime=timedelta(minutes=10))
+
+    def view(request):
+        return HttpResponse(f"{request.user.is_authenticated}")
+
+    request = RequestFactory().get("/", HTTP_COOKIE=f"DS={session_jwt}")
+    assert MagicLinkSessionMiddleware(view)(request).content == b"False"
