@@ -270,23 +270,9 @@ def deliver(link_id: int) -> str:
         _failed(link, f"{type(exc).__name__} in the delivery backend", retryable=True, provider="")
         raise
     with transaction.atomic():  # the outcome and its audit row (link_sent's receivers): one commit
-        _commit_without_waiting_for_the_disk()
         _SENT.update(pk=link.pk, message_id=(result.message_id or "")[:128], sent_at=timezone.now())
         signals.link_sent.send(sender=PendingLink, link=link, result=result)
     return SENT
-
-
-def _commit_without_waiting_for_the_disk() -> None:
-    """On PostgreSQL, let this transaction's COMMIT return before its WAL reaches the disk.
-
-    Only the "sent" record takes this: a database crash in the next fraction of a second (up to three times
-    ``wal_writer_delay``) can forget it, and the link, still claimed from its attempt, is then sent again when
-    its claim times out: at least once, as when a worker dies between the provider's answer and the record.
-    The request saves a disk flush (PostgreSQL's documented trade for data that can be redone)."""
-    connection = connections[router.db_for_write(PendingLink)]
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _failed(link: PendingLink, reason: str, *, retryable: bool, provider: str) -> str:
