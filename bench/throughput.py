@@ -61,20 +61,28 @@ GROUPS: dict[str, list[int]] = {}
 PACKAGES = {"sesame": "django-sesame", "magic_link": "django-magic-link", "allauth": "django-allauth"}
 
 
-def cpu_seconds(groups: list[int]) -> float:
+def cpu_seconds(groups: list[int]) -> tuple[float, float]:
     """User + system CPU of every live process in the process groups ``groups`` (a gunicorn master and its
-    workers; the db_worker), from /proc: what the server side spent, whatever wrk spent."""
-    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    workers; the db_worker), and of every PostgreSQL server process, from /proc: what the site's processes
+    spent, whatever wrk spent, and what the database server spent (one site runs at a time)."""
+    total = database = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            name, fields = (entry / "stat").read_text().rsplit(")", 1)
         except OSError:
             continue  # gone meanwhile
+        fields = fields.split()
+        spent = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         if int(fields[2]) in groups:  # pgrp
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+            total += spent
+        elif name.endswith("(postgres"):
+            # The postmaster's cutime/cstime hold the CPU of the backends it has reaped (a connection
+            # closed at CONN_MAX_AGE, an autovacuum worker): without them a round's figure can go negative.
+            database += spent + (int(fields[13]) + int(fields[14])) / tick
+    return total, database
 
 
 def free_port() -> int:
@@ -122,11 +130,12 @@ def wrk(url: str, env: dict, seconds: int = SECONDS) -> dict:
     for stale in Path(env["BENCH_MAILBOX"]).iterdir():
         stale.unlink()
     groups = GROUPS.get(url, [])
-    cpu_before = cpu_seconds(groups)
+    cpu_before, database_before = cpu_seconds(groups)
     command = ["wrk", "-t", str(CONNECTIONS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "10s",
                "-s", str(harness.BENCH_DIR / "throughput.lua"), url]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    cpu = cpu_seconds(groups) - cpu_before
+    cpu, database = cpu_seconds(groups)
+    cpu, database = cpu - cpu_before, database - database_before
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     total = int(re.search(r"(\d+) requests in", output).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -135,6 +144,7 @@ def wrk(url: str, env: dict, seconds: int = SECONDS) -> dict:
     sign_ins = int(re.search(r"sign-ins: (\d+)", output).group(1))
     return {"rate": rate, "total": total, "bad": int(bad.group(1)) if bad else 0, "sign_ins": sign_ins,
             "cpu_ms": cpu / sign_ins * 1000 if sign_ins else 0.0,
+            "database_ms": database / sign_ins * 1000 if sign_ins else 0.0,
             "missing": int(re.search(r"missing links: (\d+)", output).group(1)),
             "socket_errors": errors.group(1) if errors else "none", "latency": latency.group(1)}
 
@@ -142,7 +152,8 @@ def wrk(url: str, env: dict, seconds: int = SECONDS) -> dict:
 def report(name: str, result: dict) -> None:
     print(f"   {name:<16} {result['sign_ins'] / SECONDS:7.1f} sign-ins/s, {result['rate']:7.1f} req/s "
           f"({result['total']} requests, {result['sign_ins']} sign-ins completed, mean latency "
-          f"{result['latency']}, server CPU {result['cpu_ms']:.1f} ms per sign-in, "
+          f"{result['latency']}, server CPU {result['cpu_ms']:.1f} ms per sign-in"
+          + (f" + PostgreSQL {result['database_ms']:.1f} ms" if result["database_ms"] else "") + ", "
           f"non-2xx/3xx: {result['bad']}, links missing: {result['missing']}, "
           f"socket errors: {result['socket_errors']})")
 
@@ -318,6 +329,11 @@ def main() -> None:
     cpu = {name: sorted(r["cpu_ms"] for r in results)[(len(results) - 1) // 2] for name, results in rounds.items()}
     print("   server CPU per sign-in (gunicorn master and workers, ours' db_worker; median of rounds): "
           + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items()))
+    database = {name: sorted(r["database_ms"] for r in results)[(len(results) - 1) // 2]
+                for name, results in rounds.items()}
+    if any(database.values()):
+        print("   PostgreSQL server CPU per sign-in (all its processes while the site ran; median of rounds): "
+              + ", ".join(f"{name} {ms:.1f} ms" for name, ms in database.items()))
 
 
 if __name__ == "__main__":
