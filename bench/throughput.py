@@ -39,6 +39,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -134,8 +135,8 @@ def wrk(url: str, env: dict, seconds: int = SECONDS) -> dict:
     command = ["wrk", "-t", str(CONNECTIONS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "10s",
                "-s", str(harness.BENCH_DIR / "throughput.lua"), url]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    cpu, database = cpu_seconds(groups)
-    cpu, database = cpu - cpu_before, database - database_before
+    cpu_after, database_after = cpu_seconds(groups)
+    cpu, database = cpu_after - cpu_before, database_after - database_before
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     total = int(re.search(r"(\d+) requests in", output).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -325,12 +326,11 @@ def main() -> None:
         per_round = sorted(ours["sign_ins"] / theirs["sign_ins"] if theirs["sign_ins"] else float("inf")
                            for ours, theirs in zip(rounds["magiclink"], rounds[peer], strict=True))
         print(f"   ratio (magiclink / {peer}) within each round: "
-              + ", ".join(f"{r:.3f}" for r in per_round) + f"; median {per_round[(len(per_round) - 1) // 2]:.3f}")
-    cpu = {name: sorted(r["cpu_ms"] for r in results)[(len(results) - 1) // 2] for name, results in rounds.items()}
+              + ", ".join(f"{r:.3f}" for r in per_round) + f"; median {statistics.median_low(per_round):.3f}")
+    cpu = {name: statistics.median_low(r["cpu_ms"] for r in results) for name, results in rounds.items()}
     print("   server CPU per sign-in (gunicorn master and workers, ours' db_worker; median of rounds): "
           + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items()))
-    database = {name: sorted(r["database_ms"] for r in results)[(len(results) - 1) // 2]
-                for name, results in rounds.items()}
+    database = {name: statistics.median_low(r["database_ms"] for r in results) for name, results in rounds.items()}
     if any(database.values()):
         print("   PostgreSQL server CPU per sign-in (all its processes while the site ran; median of rounds): "
               + ", ".join(f"{name} {ms:.1f} ms" for name, ms in database.items()))
