@@ -116,6 +116,14 @@ def ms(samples: list[float]) -> str:
     return f"median {statistics.median(samples) * 1e3:.3f} ms, p95 {q[18] * 1e3:.3f} ms (n={len(samples)})"
 
 
+def session_jwt(user, **claims) -> str:
+    """A session JWT of a new magic-link session of ``user``, as a verify issues it (after ``setup``)."""
+    from magiclink_auth.sessions import issue_tokens, open_session
+
+    session = open_session(user, amr=["email"], claims=claims, ip=None, user_agent="bench")
+    return issue_tokens(session, user).session_jwt
+
+
 def verdict(name: str, value: float, target: str, ok: bool) -> str:
     return f"{name}: {value:.3f}   target {target}   {'MET' if ok else 'MISSED'}"
 

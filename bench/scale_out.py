@@ -91,7 +91,6 @@ def main() -> None:
     from django.db import connection
 
     from magiclink_auth.keys import get_signing_key
-    from magiclink_auth.sessions import issue_tokens, open_session
     from magiclink_auth.users import create_user
 
     cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
@@ -106,7 +105,7 @@ def main() -> None:
             create_user("email", email, {})
     get_signing_key()  # the key exists before the instances start, as on a running site
     user = create_user("email", "reader@example.com", {})
-    cookie = issue_tokens(open_session(user, amr=["email"], claims={}, ip=None, user_agent="bench"), user).session_jwt
+    cookie = harness.session_jwt(user)
     database = settings.DATABASES["default"]["NAME"]
     connection.close()
 
