@@ -47,7 +47,7 @@ class MagicLinkBackend(BaseBackend):
     def get_user(self, user_id):
         """The user of a session JWT's ``sub`` unless disabled (deactivated, or the profile's status): one
         indexed query with the profile joined, compiled once (every ``request.user`` of a signed-in page
-        runs it)."""
+        runs it) from the default manager's queryset as it is then (README, "Existing users")."""
         user_model = get_user_model()
         try:
             found = _by_pk(user_model).objects(pk=user_id)
