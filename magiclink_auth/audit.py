@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from .conf import app_settings
@@ -17,7 +20,7 @@ from .models import AuditEvent
 from .prepared import PreparedCreate
 from .signals import ALL_SIGNALS, Event
 
-__all__ = ["record", "redact", "connect", "sign_in_history"]
+__all__ = ["record", "redact", "connect", "sign_in_history", "written_with_change"]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -58,6 +61,27 @@ def _masked(method: str, address: str) -> str:
 
 _AUDIT_ROW = PreparedCreate(AuditEvent)
 
+# The INSERTs of the rows recorded inside ``written_with_change``: written by the change's own statement.
+_collected: ContextVar[list[tuple[str, tuple]] | None] = ContextVar("magiclink_auth_audit_rows", default=None)
+
+
+@contextmanager
+def written_with_change() -> Iterator[list[tuple[str, tuple]]]:
+    """Collect, rather than write, the rows recorded inside: the caller writes them with the change they
+    record, in one statement (``PreparedUpdate.update(inserts=...)``), so a change and its audit row still
+    commit together without a transaction of their own to wait for.
+
+        with audit.written_with_change() as rows:
+            signals.link_sent.send(sender=PendingLink, link=link, result=result)
+        _SENT.update(pk=link.pk, ..., inserts=rows)
+    """
+    rows: list[tuple[str, tuple]] = []
+    token = _collected.set(rows)
+    try:
+        yield rows
+    finally:
+        _collected.reset(token)
+
 
 def record(
     event: Event,
@@ -87,17 +111,22 @@ def record(
         ip = link.requester_ip
     if ip is None and session is not None:
         ip = session.ip
-    return _AUDIT_ROW.create(
-        event=event,
-        user_id=user_id,
-        link_id=getattr(link, "pk", None),
-        session_id=getattr(session, "pk", None),
-        method=method or "",
-        target=_masked(method, target),
-        reason=str(reason or "")[:64],
-        ip=ip,
-        data=redact(data or {}),
-    )
+    fields = {
+        "event": event,
+        "user_id": user_id,
+        "link_id": getattr(link, "pk", None),
+        "session_id": getattr(session, "pk", None),
+        "method": method or "",
+        "target": _masked(method, target),
+        "reason": str(reason or "")[:64],
+        "ip": ip,
+        "data": redact(data or {}),
+    }
+    collected = _collected.get()
+    if collected is not None:
+        collected.append(_AUDIT_ROW.insert(**fields))
+        return None
+    return _AUDIT_ROW.create(**fields)
 
 
 def _on_link_requested(sender, link, request=None, **kwargs):

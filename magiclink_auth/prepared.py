@@ -18,7 +18,7 @@ import copy
 import threading
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -184,8 +184,15 @@ class PreparedUpdate(Prepared):
         query.annotations = {}
         return queryset, query
 
-    def update(self, *, using: str | None = None, **values) -> int:
+    def update(self, *, using: str | None = None, inserts: Sequence[tuple[str, tuple]] = (), **values) -> int:
+        """Rows changed, as ``update`` counts them. ``inserts`` (``PreparedCreate.insert``) commit with the
+        change: on PostgreSQL in the same statement (``WITH ... AS (INSERT ...) UPDATE ...``), one round trip
+        with no BEGIN or COMMIT of its own, the rows written in an order of the database's; elsewhere in one
+        transaction. The inserts are written whether or not a row changed, as an update and then the inserts
+        would be."""
         alias, compiled = self._prepared(using)
+        if inserts:
+            return self._update_with(alias, compiled, values, inserts)
         if compiled is None:
             queryset, changes = self._build(**values)
             return queryset.using(alias).update(**changes)
@@ -193,11 +200,7 @@ class PreparedUpdate(Prepared):
         with transaction.mark_for_rollback_on_error(using=alias):
             return compiler.execute_sql(ROW_COUNT)
 
-    def returning(self, *, using: str | None = None, **values) -> list:
-        """``update`` returning the rows it changed, as model instances, in one statement
-        (``UPDATE ... RETURNING``: PostgreSQL, SQLite 3.35+; the caller checks the database can)."""
-        alias, compiled = self._prepared(using)
-        connection = connections[alias]
+    def _update_sql(self, alias: str, compiled: _Compiled | None, values: dict) -> tuple[str, tuple]:
         if compiled is None:
             queryset, changes = self._build(**values)
             query = queryset.query.chain(UpdateQuery)
@@ -205,6 +208,30 @@ class PreparedUpdate(Prepared):
             sql, params = query.get_compiler(alias).as_sql()
         else:
             sql, params = self._compiler(compiled, alias, values).as_sql()
+        return sql, tuple(params)
+
+    def _update_with(self, alias: str, compiled: _Compiled | None, values: dict, inserts) -> int:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            with transaction.atomic(using=alias):
+                changed = self.update(using=alias, **values)
+                with connection.cursor() as cursor:
+                    for sql, params in inserts:
+                        cursor.execute(sql, params)
+                return changed
+        sql, params = self._update_sql(alias, compiled, values)
+        ctes = ", ".join(f"inserted_{n} AS ({insert_sql})" for n, (insert_sql, _) in enumerate(inserts))
+        inserted_params = tuple(value for _, insert_params in inserts for value in insert_params)
+        with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
+            cursor.execute(f"WITH {ctes} {sql}", inserted_params + params)
+            return cursor.rowcount
+
+    def returning(self, *, using: str | None = None, **values) -> list:
+        """``update`` returning the rows it changed, as model instances, in one statement
+        (``UPDATE ... RETURNING``: PostgreSQL, SQLite 3.35+; the caller checks the database can)."""
+        alias, compiled = self._prepared(using)
+        connection = connections[alias]
+        sql, params = self._update_sql(alias, compiled, values)
         model = self._model
         fields = model._meta.concrete_fields
         quote = connection.ops.quote_name
@@ -260,22 +287,51 @@ class PreparedCreate:
         self._compiled: dict[str, tuple | None] = {}
         self._lock = threading.Lock()
 
-    def _compile(self, alias: str, template) -> tuple | None:
+    def _fields(self, template) -> list:
         meta = self.model._meta
-        fields = [f for f in meta.local_concrete_fields
-                  if not f.generated and (template.pk is not None or f is not meta.auto_field)]
+        return [f for f in meta.local_concrete_fields
+                if not f.generated and (template.pk is not None or f is not meta.auto_field)]
+
+    def _compile(self, alias: str, template, returning: bool = True) -> tuple | None:
+        fields = self._fields(template)
         if any(hasattr(field, "get_placeholder") for field in fields):
             return None
         query = InsertQuery(self.model)
         query.insert_values(fields, [template])
         compiler = query.get_compiler(using=alias)
-        returning = meta.db_returning_fields
+        returning = self.model._meta.db_returning_fields if returning else None
         compiler.returning_fields = returning
         statements = compiler.as_sql()
         if len(statements) != 1 or len(statements[0][1]) != len(fields) + len(compiler.returning_params):
             return None  # a value compiled to SQL of its own (a database default, say)
         query.objs = [None]  # the compiler counts the rows; this call's object is not kept
         return statements[0][0], fields, returning, compiler
+
+    def insert(self, *, using: str | None = None, **values) -> tuple[str, tuple]:
+        """The INSERT of ``Model(**values)`` as ``(sql, params)``, without RETURNING, for a statement that
+        writes it along with another change (``PreparedUpdate.update(inserts=...)``). Its field values are
+        prepared as ``create`` prepares them, but it sends no save signals (the row is not saved here, as
+        ``bulk_create`` sends none), and it never falls back to ``save``: a model ``create`` would save by
+        the ORM gets its INSERT compiled by the ORM for each call."""
+        obj = self.model(**values)
+        alias = using or router.db_for_write(self.model, instance=obj)
+        key = (alias, obj.pk is None, "insert")
+        try:
+            compiled = self._compiled[key]
+        except KeyError:
+            with self._lock:
+                if key not in self._compiled:
+                    self._compiled[key] = self._compile(alias, obj, returning=False)
+            compiled = self._compiled[key]
+        if compiled is None or any(hasattr(value, "resolve_expression") for value in values.values()):
+            query = InsertQuery(self.model)
+            query.insert_values(self._fields(obj), [obj])
+            ((sql, params),) = query.get_compiler(using=alias).as_sql()
+            return sql, tuple(params)
+        sql, fields, _, template = compiled
+        compiler = copy.copy(template)
+        compiler.connection = connections[alias]
+        return sql, tuple(compiler.prepare_value(field, compiler.pre_save_val(field, obj)) for field in fields)
 
     def create(self, *, using: str | None = None, **values):
         obj = self.model(**values)

@@ -33,7 +33,8 @@ __all__ = [
 # link_verified inside the one that consumes it and stores the session): a receiver's writes commit or roll
 # back with it, and a receiver that raises makes the call fail with nothing done.
 link_requested = Signal()
-# link, result (DeliveryResult)
+# link, result (DeliveryResult). Sent once the provider has taken the message, before the outcome is
+# written: the audit log's row is written by the outcome's own statement (audit.written_with_change).
 link_sent = Signal()
 # link, error (str: reason, never the message body)
 delivery_failed = Signal()

@@ -39,7 +39,7 @@ except ImportError:  # Django < 6.0
     from django_tasks import task
     from django_tasks.backends.immediate import ImmediateBackend
 
-from . import enchanted, signals
+from . import audit, enchanted, signals
 from .conf import app_settings
 from .delivery import LinkMessage, get_backend
 from .errors import DeliveryCancelled, DeliveryError, ErrorKey, Unavailable
@@ -269,9 +269,12 @@ def deliver(link_id: int) -> str:
         # framework log the traceback.
         _failed(link, f"{type(exc).__name__} in the delivery backend", retryable=True, provider="")
         raise
-    with transaction.atomic():  # the outcome and its audit row (link_sent's receivers): one commit
-        _SENT.update(pk=link.pk, message_id=(result.message_id or "")[:128], sent_at=timezone.now())
+    # The outcome and its audit row commit together: on PostgreSQL in one statement, one round trip where
+    # BEGIN, UPDATE, INSERT and COMMIT took four.
+    with audit.written_with_change() as audit_rows:
         signals.link_sent.send(sender=PendingLink, link=link, result=result)
+    _SENT.update(pk=link.pk, message_id=(result.message_id or "")[:128], sent_at=timezone.now(),
+                 inserts=audit_rows)
     return SENT
 
 

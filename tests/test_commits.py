@@ -28,9 +28,16 @@ class Counted:
     def __init__(self) -> None:
         self.statements: list[str] = []
         self.commits = 0
+        self.transactions = 0  # of the commits, those that ended a transaction (BEGIN ... COMMIT)
 
     def __str__(self) -> str:
         return f"{self.commits} commits:\n" + "\n".join(s[:150] for s in self.statements)
+
+
+def writes(sql: str) -> bool:
+    """An INSERT, UPDATE or DELETE, or a WITH whose parts are (``WITH inserted AS (INSERT ...) UPDATE ...``)."""
+    sql = sql.lstrip().upper()
+    return sql.startswith(WRITES) or sql.startswith("WITH") and any(f"({w} " in sql for w in WRITES)
 
 
 @contextmanager
@@ -40,12 +47,13 @@ def counting(monkeypatch):
 
     def commit():
         counted.commits += 1
+        counted.transactions += 1
         return real_commit()
 
     def record(execute, sql, params, many, context):
         if not sql.lstrip().upper().startswith(CONTROL):
             counted.statements.append(sql)
-            if sql.lstrip().upper().startswith(WRITES) and not connection.in_atomic_block:
+            if writes(sql) and not connection.in_atomic_block:
                 counted.commits += 1  # autocommit
         return execute(sql, params, many, context)
 
@@ -102,7 +110,12 @@ def test_the_worker_delivers_a_link_with_two_commits(api, returning_user, monkey
     with counting(monkeypatch) as counted:
         assert deliver(link.pk) == "sent"
     assert counted.commits == 2, counted  # the claim (UPDATE ... RETURNING); the outcome with its audit row
-    assert len(counted.statements) == 3, str(counted)
+    if connection.vendor == "postgresql":
+        # The outcome and its audit row in one statement, with no transaction of its own: one round trip.
+        assert len(counted.statements) == 2 and counted.transactions == 0, str(counted)
+        assert "INSERT INTO \"magiclink_auth_auditevent\"" in counted.statements[1], str(counted)
+    else:
+        assert len(counted.statements) == 3 and counted.transactions == 1, str(counted)
     assert [m.recipient for m in outbox] == ["ada@example.com"]
     assert AuditEvent.objects.filter(event="link_sent", link_id=link.pk).exists()
 
@@ -146,7 +159,7 @@ def test_delivered_in_the_request_a_link_is_claimed_by_its_insert(api, returning
         assert sign_in(api).status_code == 200
     assert counted.commits == 2, str(counted)
     link_updates = [sql for sql in counted.statements
-                    if sql.lstrip().upper().startswith("UPDATE") and "magiclink_auth_pendinglink" in sql]
+                    if writes(sql) and 'UPDATE "magiclink_auth_pendinglink"' in sql]
     assert len(link_updates) == 2 and "voided_at" in link_updates[0] and "delivery_sent_at" in link_updates[1]
     assert not any("delivery_attempts" in sql for sql in link_updates), str(counted)
     assert [m.recipient for m in outbox] == ["ada@example.com"]

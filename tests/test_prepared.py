@@ -178,3 +178,63 @@ def test_create_of_an_expression_falls_back_to_the_orm():
 
     made = PreparedCreate(AuditEvent).create(**_audit_values(created_at=Now()))
     assert AuditEvent.objects.get(pk=made.pk).created_at is not None
+
+
+def _lock_touch():
+    from magiclink_auth.models import LinkLock
+
+    return PreparedUpdate(lambda key, at: (LinkLock.objects.filter(key=key), {"locked_at": at}),
+                          key=(LinkLock, "key"), at=(LinkLock, "locked_at"))
+
+
+def test_an_update_writes_its_inserts_in_the_same_statement_on_postgresql():
+    from magiclink_auth.models import LinkLock
+
+    before = timezone.now() - timedelta(hours=1)
+    LinkLock.objects.create(key="email:ada@example.com", locked_at=before)
+    rows = PreparedCreate(AuditEvent)
+    inserts = [rows.insert(**_audit_values(reason="first")), rows.insert(**_audit_values(reason="second"))]
+    touch, now = _lock_touch(), timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        assert touch.update(key="email:ada@example.com", at=now, inserts=inserts) == 1
+    assert LinkLock.objects.get().locked_at == now
+    # The database runs a statement's parts in an order of its own: the rows' keys need not follow the list's.
+    stored = AuditEvent.objects.order_by("reason").values("event", "link_id", "method", "target", "reason", "ip",
+                                                           "data")
+    expected = {key: value for key, value in _audit_values().items() if key != "created_at"}
+    assert list(stored) == [{**expected, "reason": "first"}, {**expected, "reason": "second"}]
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert len(statements) == 1 and statements[0].startswith("WITH inserted_0 AS (INSERT"), statements
+    else:
+        assert len(statements) == 3, statements
+    # No row changed: the inserts are written all the same, as an update then its inserts would be.
+    assert touch.update(key="email:nobody@example.com", at=now, inserts=[rows.insert(**_audit_values())]) == 0
+    assert AuditEvent.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_whose_insert_fails_changes_nothing():
+    from django.db import IntegrityError
+
+    from magiclink_auth.models import LinkLock
+
+    before = timezone.now() - timedelta(hours=1)
+    LinkLock.objects.create(key="email:ada@example.com", locked_at=before)
+    taken = AuditEvent.objects.create(**_audit_values())
+    clash = PreparedCreate(AuditEvent).insert(**_audit_values(id=taken.pk))  # a primary key already used
+    with pytest.raises(IntegrityError):
+        _lock_touch().update(key="email:ada@example.com", at=timezone.now(), inserts=[clash])
+    assert LinkLock.objects.get().locked_at == before and AuditEvent.objects.count() == 1
+    # The connection is usable afterwards, in autocommit as before.
+    assert not connection.in_atomic_block and LinkLock.objects.count() == 1
+
+
+def test_rows_recorded_inside_written_with_change_are_collected_not_written():
+    from magiclink_auth import audit
+
+    with audit.written_with_change() as rows:
+        assert audit.record(AuditEvent.Event.LINK_SENT, method="email", target="ada@example.com") is None
+    assert AuditEvent.objects.count() == 0 and len(rows) == 1 and rows[0][0].startswith("INSERT INTO")
+    audit.record(AuditEvent.Event.LINK_SENT, method="email", target="ada@example.com")
+    assert AuditEvent.objects.count() == 1  # outside, written at once
