@@ -7,7 +7,7 @@ API, the sign-in pages, any flow added later. Each is atomic under concurrency (
   ``counters.hit``: one atomic increment-and-read per check. A message refused by a later check, or one
   whose link could not be stored, gives its counts back (``Allowance.give_back``), so only messages made
   count.
-- **The resend cooldown** is decided while the flow holds the login ID's row lock (``tokens.lock``), from
+- **The resend cooldown** is decided while the flow holds the login ID's lock (``tokens.lock``), from
   the links themselves: a caller is held back only while a link it would replace, made less than
   ``RESEND_COOLDOWN`` ago, is still unused and unexpired. A used or voided link holds nothing back.
   Answers that make no link (enumeration-safe mode: notices.py) claim the same cooldown in the cache,

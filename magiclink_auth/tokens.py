@@ -6,10 +6,11 @@
 - Single use is one conditional ``UPDATE ... WHERE consumed_at IS NULL``: of any number of concurrent
   verifies, the database lets exactly one change the row.
 - A new link for the same login ID and purpose voids the older unconsumed ones, so only the newest works.
-  Links for one login ID are made one at a time, under a row lock (``lock``): two simultaneous requests
-  cannot both see "no live link" and both leave one live. The lock is a row (an upsert that locks it
-  until the transaction ends), not a session-level advisory lock, so it works through PgBouncer in
-  transaction pooling, and it is the first lock such a transaction takes, so it cannot deadlock.
+  Links for one login ID are made one at a time, under the login ID's lock (``lock``): two simultaneous
+  requests cannot both see "no live link" and both leave one live. The lock lasts until the transaction
+  ends (on PostgreSQL a transaction-level advisory lock, elsewhere a row an upsert locks), never a
+  session-level lock, so it works through PgBouncer in transaction pooling; it is the first lock such a
+  transaction takes, so it cannot deadlock.
 - A stranger's request (limits.py: not from a context that signed in to the login ID) voids only
   strangers' links: it cannot kill the link the owner asked for.
 """
@@ -21,7 +22,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
@@ -61,15 +62,26 @@ def _lock_query(key, locked_at):
 _LOCK = PreparedInsert(_lock_query, key=(LinkLock, "key"), locked_at=(LinkLock, "locked_at"))
 
 
-def lock(key: str) -> None:
-    """Hold the row lock of login ID ``key`` (``limits.limit_key``) until the transaction ends.
+# A transaction-level lock, released by COMMIT or ROLLBACK, keyed by the login ID's 64-bit hash: two
+# login IDs that share a hash only wait for each other.
+_ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
-    One statement, ``INSERT ... ON CONFLICT DO UPDATE``: it creates the row or locks the existing one, on
-    PostgreSQL (row lock) and SQLite (the database's write lock) alike. Call it first in the transaction.
-    SQLite with ``transaction_mode`` IMMEDIATE (check W120) took the database's write lock when the transaction
-    began, which already holds off every other writer: there the statement is skipped.
+
+def lock(key: str) -> None:
+    """Hold the lock of login ID ``key`` (``limits.limit_key``) until the transaction ends. Call it first in
+    the transaction.
+
+    - PostgreSQL: ``pg_advisory_xact_lock``, one statement that writes nothing.
+    - SQLite with ``transaction_mode`` IMMEDIATE (check W120) took the database's write lock when the
+      transaction began, which already holds off every other writer: nothing to run.
+    - Elsewhere (SQLite in its default mode, MySQL...): ``INSERT ... ON CONFLICT DO UPDATE`` on the login
+      ID's ``LinkLock`` row, which creates the row or locks the existing one (on SQLite, taking the write lock).
     """
     connection = connections[router.db_for_write(LinkLock)]
+    if connection.vendor == "postgresql":
+        with transaction.mark_for_rollback_on_error(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(_ADVISORY_LOCK, [key])
+        return
     if connection.in_atomic_block and _holds_write_lock_from_begin(connection):
         return
     _LOCK.execute(key=key, locked_at=timezone.now())

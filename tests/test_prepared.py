@@ -110,9 +110,10 @@ def test_an_upsert_inserts_then_updates_its_row():
     assert len(queries.captured_queries) == 1 and "ON CONFLICT" in queries.captured_queries[0]["sql"]
 
 
-def test_the_login_id_lock_is_the_write_lock_sqlite_took_at_begin():
+def test_the_login_id_lock_writes_no_row_where_the_database_has_a_lock_of_its_own():
     """SQLite in IMMEDIATE mode (the example site's, W120) holds the database's write lock from BEGIN, so a
-    transaction already excludes every other writer: no lock row is written. Elsewhere, the upsert."""
+    transaction already excludes every other writer: nothing runs. PostgreSQL takes a transaction-level
+    advisory lock, which writes nothing. Elsewhere, the upsert of the login ID's lock row."""
     from django.db import transaction
 
     from magiclink_auth.models import LinkLock
@@ -120,9 +121,51 @@ def test_the_login_id_lock_is_the_write_lock_sqlite_took_at_begin():
 
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         lock("email:ada@example.com")
-    took_at_begin = connection.vendor == "sqlite" and connection.transaction_mode == "IMMEDIATE"
-    assert LinkLock.objects.count() == (0 if took_at_begin else 1)
-    assert len([q for q in queries.captured_queries if "linklock" in q["sql"]]) == (0 if took_at_begin else 1)
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert LinkLock.objects.count() == 0 and len(statements) == 1 and "pg_advisory_xact_lock" in statements[0]
+    elif connection.transaction_mode == "IMMEDIATE":
+        assert LinkLock.objects.count() == 0 and statements == []
+    else:
+        assert LinkLock.objects.count() == 1 and len(statements) == 1 and "ON CONFLICT" in statements[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_login_id_lock_holds_off_a_second_transaction_until_the_first_ends():
+    """The advisory lock is the transaction's: a second connection waits for the same login ID while the first
+    transaction is open, takes another login ID's at once, and takes the first as soon as it commits."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from magiclink_auth.tokens import lock
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL=postgres://...)")
+    waited = []
+
+    def second(key: str) -> None:
+        try:
+            with transaction.atomic():
+                began = timezone.now()
+                lock(key)
+                waited.append((key, timezone.now() - began))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        lock("email:ada@example.com")
+        other = threading.Thread(target=second, args=("email:bob@example.com",))
+        other.start()
+        other.join(5)
+        same = threading.Thread(target=second, args=("email:ada@example.com",))
+        same.start()
+        same.join(0.5)
+        assert same.is_alive() and [key for key, _ in waited] == ["email:bob@example.com"]
+    same.join(5)
+    assert [key for key, _ in waited] == ["email:bob@example.com", "email:ada@example.com"]
+    assert waited[1][1] >= timedelta(seconds=0.4)  # it waited while the first transaction was open
 
 
 def _audit_values(**extra):
