@@ -96,7 +96,11 @@ if os.environ.get("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": os.environ["REDIS_URL"]}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Room for more than LocMemCache's default 300 entries: the rate limits keep a few counters per call, and
+    # at 300 they evict the users' cached roles and permissions (CLAIMS_CACHE), which a verify then reads
+    # from the database again.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "OPTIONS": {"MAX_ENTRIES": 10_000}}}
 
 TASKS = {
     "default": {
