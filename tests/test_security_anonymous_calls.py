@@ -4,6 +4,8 @@ findings 6 (enumeration through account options), 7 (claims and revocation in th
 
 from __future__ import annotations
 
+import re
+
 import jwt as pyjwt
 import pytest
 from django.db import connection
@@ -118,7 +120,9 @@ def test_a_disabled_users_sign_in_runs_the_same_statements_as_an_enabled_users(a
             response = api.client.post(SIGN_IN, {"loginId": address}, content_type="application/json",
                                        HTTP_AUTHORIZATION=f"Bearer {PROJECT_ID}")
         assert response.status_code == 200
-        kinds[address] = [" ".join(query["sql"].split()[:3]) for query in captured.captured_queries
+        # The first words of each statement, its quoted values (the login ID's lock key) left out.
+        kinds[address] = [" ".join(re.sub(r"'[^']*'", "?", query["sql"]).split()[:3])
+                          for query in captured.captured_queries
                           if not query["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert kinds["on@example.com"] == kinds["off@example.com"]
     disabled_links = PendingLink.objects.filter(login_id="off@example.com", purpose="signin")
