@@ -30,10 +30,11 @@ from django.utils import timezone
 
 from .conf import app_settings
 from .errors import ErrorKey, InvalidLink
-from .models import LinkLock, PendingLink
+from .models import LinkLock, LoginId, PendingLink
 from .prepared import Prepared, PreparedCreate, PreparedInsert, PreparedUpdate
 
-__all__ = ["hash_token", "lock", "new_token", "create_link", "find_link", "consume", "link_lifetime"]
+__all__ = ["hash_token", "lock", "new_token", "create_link", "find_link", "consume", "link_lifetime",
+           "linked_login_ids"]
 
 logger = logging.getLogger("magiclink_auth")
 
@@ -133,14 +134,42 @@ def _refuse(link: PendingLink | None, reason: str, key: ErrorKey) -> InvalidLink
     return InvalidLink(key, link=link)
 
 
-# The user, profile and browser login (or their absence) come in the same query: verify needs them all
-# (bench/verify_scaling.py). get()'s SQL (no ordering, LIMIT 21; first() would order by pk over every joined
-# column), compiled once (prepared.py): compiling this join cost more than running it.
-_BY_HASH = Prepared(
-    lambda token_hash: PendingLink.objects.select_related("user__magiclink_profile", "browser_login")
-    .filter(token_hash=token_hash).order_by()[:21],
-    token_hash=(PendingLink, "token_hash"),
-)
+def _by_hash(token_hash):
+    """The user, profile and browser login (or their absence) come in the same query, and on PostgreSQL the
+    user's login IDs: verify needs them all (bench/verify_scaling.py). get()'s SQL (no ordering, LIMIT 21;
+    first() would order by pk over every joined column), compiled once (prepared.py): compiling this join
+    cost more than running it."""
+    vendor = connections[router.db_for_read(PendingLink)].vendor
+    return (PendingLink.objects.select_related("user__magiclink_profile", "browser_login")
+            .annotate(**_login_ids_of_user(vendor)).filter(token_hash=token_hash).order_by()[:21])
+
+
+_BY_HASH = Prepared(_by_hash, token_hash=(PendingLink, "token_hash"))
+_USER_LOGIN_IDS, _VERIFIED = "user_login_ids", "user_login_ids_verified"
+
+
+def _login_ids_of_user(vendor: str) -> dict:
+    """On PostgreSQL the link's user's login IDs and their verified flags, as two ``ARRAY(SELECT ...)`` in
+    LoginId's order: a verify that signs in needs them, and reads them here rather than in a round trip of
+    their own (``linked_login_ids``). Elsewhere nothing: they are read when needed."""
+    if vendor != "postgresql":
+        return {}
+    from django.contrib.postgres.expressions import ArraySubquery
+    from django.db.models import OuterRef
+
+    of_user = LoginId.objects.filter(user=OuterRef("user_id")).order_by(*LoginId._meta.ordering)
+    return {_USER_LOGIN_IDS: ArraySubquery(of_user.values("value")),
+            _VERIFIED: ArraySubquery(of_user.values("verified"))}
+
+
+def linked_login_ids(link: PendingLink) -> list[tuple[str, bool]] | None:
+    """The login IDs of the link's user as ``(value, verified)``, oldest first, as ``find_link`` read them with
+    the link; None where it did not (not PostgreSQL, no user). Read before the verify's transaction: for a
+    flow that changes login IDs before it needs them, read them again."""
+    values = getattr(link, _USER_LOGIN_IDS, None)
+    if values is None or link.user_id is None:
+        return None
+    return list(zip(values, getattr(link, _VERIFIED), strict=True))
 
 
 def find_link(token: str) -> PendingLink:

@@ -113,16 +113,18 @@ def stored_login_id(user, login_id: str) -> str:
 _LOGIN_IDS = Prepared(lambda user: LoginId.objects.filter(user=user).values_list("value", "verified"),
                       user=(LoginId, "user"))
 
-
-def mark_login_id_verified(user, value: str, *, method: str = "", create: bool = False) -> None:
+def mark_login_id_verified(user, value: str, *, method: str = "", create: bool = False,
+                           known: list[tuple[str, bool]] | None = None) -> None:
     """Mark the user's login ID ``value`` verified (a link to it was used), and keep the user's login IDs
     on the user for the ``user_json`` of the same request: one query, and an UPDATE only when needed.
 
     ``create``: the user was found by the address on the user model and has no such login ID yet; the link
     proved the address, so it becomes a verified login ID, unless someone took it meanwhile (the link is
     then refused as outdated).
+
+    ``known``: the user's login IDs as ``(value, verified)``, already read (``tokens.linked_login_ids``).
     """
-    rows = _LOGIN_IDS.objects(user=user.pk)
+    rows = list(known) if known is not None else _LOGIN_IDS.objects(user=user.pk)
     if any(row_value == value and not verified for row_value, verified in rows):
         LoginId.objects.filter(user=user, value=value).update(verified=True)
     if create and all(row_value != value for row_value, _ in rows):

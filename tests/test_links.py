@@ -203,3 +203,18 @@ def test_two_verifies_interleaved_between_lookup_and_consume_make_one_session(ap
     assert other[0].status_code == 200
     assert first.status_code == 401 and first.json()["errorCode"] == "E062504"
     assert "sessionJwt" not in first.json() and "DSR" not in first.cookies
+
+
+def test_signing_in_with_a_second_login_id_verifies_it_and_answers_every_login_id(api, outbox, signed_up):
+    """The verify reads the user's login IDs once (on PostgreSQL with the link itself): the one the link
+    proved becomes verified, and the answer lists them all, oldest first, that one included."""
+    from magiclink_auth.models import LoginId
+
+    user_id = signed_up("ada@example.com")["user"]["userId"]
+    LoginId.objects.create(user_id=user_id, method="email", value="ada.work@example.com", verified=False)
+    assert api.post("/v1/auth/magiclink/signin/email", {"loginId": "ada.work@example.com"}).status_code == 200
+    response = api.post(VERIFY, {"token": token_of(outbox[-1])})
+    assert response.status_code == 200, response.content
+    assert response.json()["user"]["loginIds"] == ["ada@example.com", "ada.work@example.com"]
+    assert list(LoginId.objects.filter(user_id=user_id).values_list("value", "verified")) == [
+        ("ada@example.com", True), ("ada.work@example.com", True)]

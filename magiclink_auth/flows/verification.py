@@ -22,7 +22,7 @@ from ..identifiers import EMAIL
 from ..issuance import UPDATE_PURPOSES, RequestMeta
 from ..models import PendingLink, Profile, RevokeReason
 from ..sessions import IssuedTokens, issue_tokens, open_session, revoke_all
-from ..tokens import consume, find_link, lock
+from ..tokens import consume, find_link, linked_login_ids, lock
 from ..users import create_user, get_profile, is_disabled, mark_login_id_verified
 from .link_preview import confirm_opener
 
@@ -148,8 +148,11 @@ def _record_verification(user, link: PendingLink, created: bool) -> bool:
     if profile.status == Profile.Status.INVITED:
         profile.status = Profile.Status.ENABLED
         profile.save(update_fields=["status"])
-    # A sign-in of a user found by address (existing_users.py) records the login ID it proved.
-    mark_login_id_verified(user, link.login_id, method=link.method, create=link.purpose not in UPDATE_PURPOSES)
+    # A sign-in of a user found by address (existing_users.py) records the login ID it proved. A sign-in
+    # changed no login ID since the link was read: the login IDs read with it still hold.
+    known = linked_login_ids(link) if link.purpose == PendingLink.Purpose.SIGN_IN else None
+    mark_login_id_verified(user, link.login_id, method=link.method, create=link.purpose not in UPDATE_PURPOSES,
+                           known=known)
     _mark_contact_verified(profile, link)
     return first_seen
 
