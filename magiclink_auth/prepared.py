@@ -284,7 +284,7 @@ class PreparedCreate:
 
     def __init__(self, model):
         self.model = model
-        self._compiled: dict[str, tuple | None] = {}
+        self._compiled: dict[tuple[str, bool, bool], tuple | None] = {}  # (alias, new key, RETURNING)
         self._lock = threading.Lock()
 
     def _fields(self, template) -> list:
@@ -307,6 +307,24 @@ class PreparedCreate:
         query.objs = [None]  # the compiler counts the rows; this call's object is not kept
         return statements[0][0], fields, returning, compiler
 
+    def _compiled_for(self, alias: str, obj, *, returning: bool) -> tuple | None:
+        key = (alias, obj.pk is None, returning)
+        try:
+            return self._compiled[key]
+        except KeyError:
+            with self._lock:
+                if key not in self._compiled:
+                    self._compiled[key] = self._compile(alias, obj, returning=returning)
+            return self._compiled[key]
+
+    @staticmethod
+    def _bind(template, alias: str, fields: list, obj):
+        """A copy of the compiled ``template`` for ``alias``, and ``obj``'s values prepared as a save prepares
+        them (``pre_save``, ``get_db_prep_save``)."""
+        compiler = copy.copy(template)
+        compiler.connection = connections[alias]
+        return compiler, tuple(compiler.prepare_value(field, compiler.pre_save_val(field, obj)) for field in fields)
+
     def insert(self, *, using: str | None = None, **values) -> tuple[str, tuple]:
         """The INSERT of ``Model(**values)`` as ``(sql, params)``, without RETURNING, for a statement that
         writes it along with another change (``PreparedUpdate.update(inserts=...)``). Its field values are
@@ -315,23 +333,15 @@ class PreparedCreate:
         the ORM gets its INSERT compiled by the ORM for each call."""
         obj = self.model(**values)
         alias = using or router.db_for_write(self.model, instance=obj)
-        key = (alias, obj.pk is None, "insert")
-        try:
-            compiled = self._compiled[key]
-        except KeyError:
-            with self._lock:
-                if key not in self._compiled:
-                    self._compiled[key] = self._compile(alias, obj, returning=False)
-            compiled = self._compiled[key]
-        if compiled is None or any(hasattr(value, "resolve_expression") for value in values.values()):
+        expressions = any(hasattr(value, "resolve_expression") for value in values.values())
+        compiled = None if expressions else self._compiled_for(alias, obj, returning=False)
+        if compiled is None:
             query = InsertQuery(self.model)
             query.insert_values(self._fields(obj), [obj])
             ((sql, params),) = query.get_compiler(using=alias).as_sql()
             return sql, tuple(params)
         sql, fields, _, template = compiled
-        compiler = copy.copy(template)
-        compiler.connection = connections[alias]
-        return sql, tuple(compiler.prepare_value(field, compiler.pre_save_val(field, obj)) for field in fields)
+        return sql, self._bind(template, alias, fields, obj)[1]
 
     def create(self, *, using: str | None = None, **values):
         obj = self.model(**values)
@@ -339,22 +349,13 @@ class PreparedCreate:
         if any(hasattr(value, "resolve_expression") for value in values.values()):
             obj.save(force_insert=True, using=alias)
             return obj
-        key = (alias, obj.pk is None)
-        try:
-            compiled = self._compiled[key]
-        except KeyError:
-            with self._lock:
-                if key not in self._compiled:
-                    self._compiled[key] = self._compile(alias, obj)
-            compiled = self._compiled[key]
+        compiled = self._compiled_for(alias, obj, returning=True)
         if compiled is None:
             obj.save(force_insert=True, using=alias)
             return obj
         sql, fields, returning, template = compiled
         signals.pre_save.send(sender=self.model, instance=obj, raw=False, using=alias, update_fields=None)
-        compiler = copy.copy(template)
-        compiler.connection = connections[alias]
-        params = tuple(compiler.prepare_value(field, compiler.pre_save_val(field, obj)) for field in fields)
+        compiler, params = self._bind(template, alias, fields, obj)
         statement = [(sql, params + tuple(template.returning_params))]
         compiler.as_sql = lambda *args, **kwargs: statement
         with transaction.mark_for_rollback_on_error(using=alias):

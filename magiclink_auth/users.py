@@ -113,6 +113,7 @@ def stored_login_id(user, login_id: str) -> str:
 _LOGIN_IDS = Prepared(lambda user: LoginId.objects.filter(user=user).values_list("value", "verified"),
                       user=(LoginId, "user"))
 
+
 def mark_login_id_verified(user, value: str, *, method: str = "", create: bool = False,
                            known: list[tuple[str, bool]] | None = None) -> None:
     """Mark the user's login ID ``value`` verified (a link to it was used), and keep the user's login IDs
